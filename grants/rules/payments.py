@@ -454,16 +454,50 @@ def check_budget_transfer(
 # --------------------------------------------------------------------------
 
 _EN_UNITS = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-    "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-    "seventeen", "eighteen", "nineteen",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
 )
 _EN_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 
 _FR_UNITS = (
-    "zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf",
-    "dix", "onze", "douze", "treize", "quatorze", "quinze", "seize",
-    "dix-sept", "dix-huit", "dix-neuf",
+    "zéro",
+    "un",
+    "deux",
+    "trois",
+    "quatre",
+    "cinq",
+    "six",
+    "sept",
+    "huit",
+    "neuf",
+    "dix",
+    "onze",
+    "douze",
+    "treize",
+    "quatorze",
+    "quinze",
+    "seize",
+    "dix-sept",
+    "dix-huit",
+    "dix-neuf",
 )
 _FR_TENS = ("", "", "vingt", "trente", "quarante", "cinquante", "soixante")
 
@@ -570,9 +604,7 @@ def amount_in_words(amount: Decimal | int, language: Language = "en") -> str:
     """
     money = to_money(amount, "amount")
     if money < 0 or money > MAX_AMOUNT_IN_WORDS:
-        raise ValueError(
-            f"amounts in words go from 0 to {MAX_AMOUNT_IN_WORDS:,}, got {money:,}"
-        )
+        raise ValueError(f"amounts in words go from 0 to {MAX_AMOUNT_IN_WORDS:,}, got {money:,}")
     euros = int(money)
     cents = int((money - euros) * 100)
 

@@ -1,0 +1,1 @@
+"""WTForms classes (Flask-WTF, CSRF on), one module per area."""

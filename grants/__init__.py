@@ -1,0 +1,124 @@
+"""The MMD grant lifecycle engine: the Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+from .config import load_config
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: settings, extensions, blueprints, commands, error pages."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("GRANTS_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="static",
+    )
+    app.config.update(load_config(app.instance_path, config))
+    os.makedirs(app.instance_path, exist_ok=True)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    register_jobs(app)
+    check_workflows()
+    logging.getLogger(__name__).debug("application created (%s)", app.config["ENV_NAME"])
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from . import models
+    from .extensions import babel, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "account.login"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> models.User | None:
+        return db.session.get(models.User, int(user_id))
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        _tune_sqlite(app)
+
+
+def _tune_sqlite(app: Flask) -> None:
+    """Foreign keys on, WAL and a busy timeout so web requests and jobs can share the file."""
+    from sqlalchemy import event
+
+    from .extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        if ":memory:" not in str(engine.url):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def _select_locale() -> str | None:
+    from flask import request
+    from flask_login import current_user
+
+    if getattr(current_user, "is_authenticated", False):
+        return current_user.language
+    from flask import session
+
+    if session.get("language") in ("en", "fr"):
+        return session["language"]
+    return request.accept_languages.best_match(["en", "fr"]) if request else None
+
+
+def register_blueprints(app: Flask) -> None:
+    from .blueprints import account, home, public
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(home.bp)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import grants_cli
+
+    app.cli.add_command(grants_cli)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from .blueprints.errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from .blueprints.helpers import register
+
+    register(app)
+
+
+def register_jobs(app: Flask) -> None:
+    from .jobs import init_app
+
+    init_app(app)
+
+
+def check_workflows() -> None:
+    from .services.transitions import check_implementations
+
+    check_implementations()

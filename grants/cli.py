@@ -1,0 +1,80 @@
+"""`flask grants ...`: set-up, demo data, users, diagrams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+grants_cli = AppGroup("grants", help="Grant lifecycle engine commands.")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@grants_cli.command("init")
+def init_command() -> None:
+    """Create or upgrade the database schema and load the reference data (idempotent)."""
+    from flask_migrate import upgrade
+
+    from .services.reference_data import load_reference_data
+
+    upgrade()
+    counts = load_reference_data()
+    click.echo(
+        f"Database ready: {counts['countries']} countries, {counts['jvap_domains']} JVAP "
+        f"domains, {counts['dialogues']} dialogues."
+    )
+
+
+@grants_cli.command("demo-data")
+def demo_data_command() -> None:
+    """Fill an empty database with a realistic call, organisations, users and applications."""
+    from .demo import create_demo_data
+
+    try:
+        summary = create_demo_data()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Demo data created. Log in with any of these (password: {summary['password']}):")
+    for email, name, role in summary["users"]:
+        click.echo(f"  {email:38} {name:22} {role}")
+    click.echo(f"Calls: {', '.join(summary['calls'])}")
+    click.echo(f"Application states reached: {', '.join(summary['application_states'])}")
+
+
+@grants_cli.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--role", "roles", multiple=True, type=click.Choice(["evaluator", "programme_manager", "admin"])
+)
+@click.option("--language", type=click.Choice(["en", "fr"]), default="en")
+@click.password_option()
+def create_user_command(
+    email: str, name: str, roles: tuple[str, ...], language: str, password: str
+) -> None:
+    """Create a user (staff roles optional); the email counts as verified."""
+    from .services.accounts import create_user
+    from .services.errors import ValidationFailed
+
+    try:
+        user = create_user(email, name, password, roles=roles, language=language, verified=True)
+    except ValidationFailed as exc:
+        problems = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.fields.items())
+        raise click.ClickException(f"{exc.message} ({problems})") from None
+    click.echo(f"Created user {user.id}: {user.email} {', '.join(roles) or ''}".rstrip())
+
+
+@grants_cli.command("diagrams")
+@click.option("--check", is_flag=True, help="Fail if the committed diagrams are out of date.")
+def diagrams_command(check: bool) -> None:
+    """Write every workflow's diagram into docs/workflows/ and the README."""
+    from workflows.diagrams import write_diagrams
+
+    changed = write_diagrams(ROOT / "docs" / "workflows", ROOT / "README.md", check=check)
+    if check and changed:
+        raise click.ClickException(
+            "out of date: " + ", ".join(changed) + " (run: flask grants diagrams)"
+        )
+    click.echo("Diagrams " + ("up to date." if not changed else "written: " + ", ".join(changed)))

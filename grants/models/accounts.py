@@ -1,0 +1,133 @@
+"""People, organisations and who belongs where."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..clock import now
+from ..extensions import db
+from .reference import Country
+
+ORGANISATION_TYPES = ("cso", "local_authority", "diaspora")
+MEMBERSHIP_ROLES = ("owner", "editor", "viewer")
+STAFF_ROLES = ("evaluator", "programme_manager", "admin")
+LANGUAGES = ("en", "fr")
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("language IN ('en', 'fr')", name="language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    active: Mapped[bool] = mapped_column(default=True)
+    email_verified_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+    staff_roles: Mapped[list[StaffRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(r.role for r in self.staff_roles)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    def membership_in(self, organisation_id: int) -> Membership | None:
+        for m in self.memberships:
+            if m.organisation_id == organisation_id:
+                return m
+        return None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StaffRole(db.Model):
+    __tablename__ = "staff_roles"
+    __table_args__ = (
+        UniqueConstraint("user_id", "role"),
+        CheckConstraint("role IN ('evaluator', 'programme_manager', 'admin')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(30))
+    granted_at: Mapped[datetime] = mapped_column(default=now)
+
+    user: Mapped[User] = relationship(back_populates="staff_roles")
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisations"
+    __table_args__ = (
+        UniqueConstraint("country_iso2", "registration_number"),
+        CheckConstraint("org_type IN ('cso', 'local_authority', 'diaspora')", name="org_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    acronym: Mapped[str | None] = mapped_column(String(40))
+    org_type: Mapped[str] = mapped_column(String(20))
+    country_iso2: Mapped[str] = mapped_column(ForeignKey("countries.iso2"), index=True)
+    registration_number: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(500), default="")
+    website: Mapped[str | None] = mapped_column(String(300))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    country: Mapped[Country] = relationship(lazy="joined")
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan"
+    )
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(db.Model):
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("user_id", "organisation_id"),
+        CheckConstraint("role IN ('owner', 'editor', 'viewer')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    organisation: Mapped[Organisation] = relationship(back_populates="memberships", lazy="joined")
+
+    @property
+    def can_edit(self) -> bool:
+        return self.role in ("owner", "editor")
