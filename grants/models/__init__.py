@@ -28,12 +28,14 @@ from .audit import AuditEvent, OutboxMessage, ReferenceCounter
 from .awards import Amendment, ContractVersion, Grant, Payment, Report, Signature
 from .calls import APPLICATION_WORKFLOWS, STAGES, Call, Criterion, Grid, GridSection, Lot
 from .evaluation import Assignment, ConflictDeclaration, EvaluationResult, Score
+from .notifications import DELIVERY_MODES, Notification, NotificationPreference
 from .reference import Country, Dialogue, JvapDomain
 
 __all__ = [
     "APPLICATION_STATES",
     "APPLICATION_WORKFLOWS",
     "BUDGET_HEADINGS",
+    "DELIVERY_MODES",
     "LANGUAGES",
     "MEMBERSHIP_ROLES",
     "ORGANISATION_TYPES",
@@ -63,6 +65,8 @@ __all__ = [
     "JvapDomain",
     "Lot",
     "Membership",
+    "Notification",
+    "NotificationPreference",
     "Organisation",
     "OutboxMessage",
     "Payment",
