@@ -285,6 +285,10 @@ def _call(
     return call
 
 
+def _org_index(org: Organisation) -> int:
+    return [entry[0] for entry in ORGANISATIONS].index(org.name)
+
+
 def _draft(
     call: Call, org: Organisation, owner: User, index: int, partner: Organisation | None = None
 ) -> Application:
@@ -301,7 +305,7 @@ def _draft(
         call=call,
         organisation=org,
         created_by=owner,
-        title=TITLES[index % len(TITLES)],
+        title=TITLES[_org_index(org)],
         language=owner.language,
         requested_amount=requested,
         total_cost=requested,
