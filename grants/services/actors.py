@@ -16,7 +16,7 @@ class SystemActor:
 
     @property
     def label(self) -> str:
-        return f"system ({self.name})"
+        return "system" if self.name == "system" else f"system ({self.name})"
 
 
 Actor = User | SystemActor

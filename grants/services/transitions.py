@@ -166,6 +166,18 @@ def transition(
     return obj
 
 
+def commit() -> None:
+    """Commit work done with `transition(..., commit=False)`, then hand over its mail."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConcurrentChange(
+            "an object was changed by someone else in the meantime; reload it and try again"
+        ) from None
+    dispatch_committed()
+
+
 def _apply(
     obj: Stateful, event: str, actor: Actor, comment: str | None, data: Mapping[str, Any]
 ) -> None:
