@@ -78,3 +78,48 @@ def diagrams_command(check: bool) -> None:
             "out of date: " + ", ".join(changed) + " (run: flask grants diagrams)"
         )
     click.echo("Diagrams " + ("up to date." if not changed else "written: " + ", ".join(changed)))
+
+
+@grants_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@click.option(
+    "--fork/--no-fork",
+    default=True,
+    help="Run each job in a child process (default) or in the worker itself (faster).",
+)
+def worker_command(burst: bool, fork: bool) -> None:
+    """Run an rq worker for the delivery and sweep jobs (needs REDIS_URL)."""
+    from flask import current_app
+
+    from .jobs.worker import run_worker
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException(
+            "REDIS_URL is not set: without it jobs run inside the web process"
+        )
+    run_worker(burst=burst, fork=fork)
+
+
+@grants_cli.command("scheduler")
+@click.option("--interval", type=int, default=60, show_default=True, help="Seconds between runs.")
+@click.option("--once", is_flag=True, help="Enqueue the sweeps once and exit.")
+def scheduler_command(interval: int, once: bool) -> None:
+    """Enqueue the periodic sweeps on rq every INTERVAL seconds (needs REDIS_URL)."""
+    from flask import current_app
+
+    from .jobs.worker import run_scheduler
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException(
+            "REDIS_URL is not set: without it the web process runs the sweeps itself"
+        )
+    run_scheduler(interval, once=once)
+
+
+@grants_cli.command("sweep")
+def sweep_command() -> None:
+    """Run every periodic sweep once, now, in this process (idempotent)."""
+    from .services.sweeps import run_all
+
+    for name, count in run_all().items():
+        click.echo(f"{name}: {'failed (see the log)' if count < 0 else count}")

@@ -1,14 +1,19 @@
-"""Background work: outbox delivery after commit, in-process or on rq.
+"""Background work: outbox delivery after commit, in-process or on rq; periodic sweeps.
 
 Outbox rows written in a transaction are collected as they are flushed and
 handed over only after the commit succeeds; a rollback forgets them. Without
-REDIS_URL they are delivered in-process right after the commit; with it they
-are enqueued on rq with the outbox id as the job id.
+REDIS_URL they are delivered in-process right after the commit and the web
+process runs the periodic sweeps in a background thread; with it they are
+enqueued on rq with `outbox-<id>` as the job id, and `flask grants scheduler`
+enqueues the sweeps.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from typing import Any
 
 from flask import Flask, current_app
@@ -20,10 +25,24 @@ from ..models import OutboxMessage
 
 log = logging.getLogger(__name__)
 _PENDING = "outbox_pending_ids"
+# rq states in which a job will still run: enqueueing it again would only duplicate it.
+_LIVE_JOB_STATES = ("queued", "started", "scheduled", "deferred")
+DEFAULT_SWEEP_INTERVAL = 60
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["grants_jobs"] = {"redis": None}
+    app.extensions["grants_jobs"] = {"redis": None, "sweeper": None}
+    app.config.setdefault(
+        "SWEEP_INTERVAL_SECONDS",
+        int(os.environ.get("SWEEP_INTERVAL_SECONDS", str(DEFAULT_SWEEP_INTERVAL))),
+    )
+
+    @app.before_request
+    def _start_sweeper() -> None:
+        # Started by the first request, not at import: `flask db upgrade` and other
+        # commands must not sweep a database that is not ready.
+        if not app.config.get("REDIS_URL") and not app.config.get("TESTING"):
+            start_sweeper(app)
 
 
 def _remember_new(session: Session, _flush_context: Any, _instances: Any) -> None:
@@ -62,31 +81,107 @@ def dispatch_committed() -> list[int]:
     return ids
 
 
-def enqueue_delivery(outbox_id: int) -> None:
+def enqueue_delivery(outbox_id: int, *, check_live: bool = False) -> bool:
+    """Deliver now (no Redis) or enqueue the delivery job; False when Redis is unreachable.
+
+    `check_live` (used by the sweep) skips rows whose job is still queued or running.
+    """
     from .delivery import deliver
 
-    redis_url = current_app.config.get("REDIS_URL")
-    if not redis_url:
+    if not current_app.config.get("REDIS_URL"):
         deliver(outbox_id)
-        return
+        return True
+    job_id = f"outbox-{outbox_id}"
     try:
-        queue().enqueue(
+        rq_queue = queue()
+        if check_live and _job_is_live(rq_queue, job_id):
+            return True
+        rq_queue.enqueue_call(
             "grants.jobs.delivery.deliver_job",
-            outbox_id,
-            job_id=f"outbox-{outbox_id}",
-            retry=None,
+            args=(outbox_id,),
+            job_id=job_id,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
         )
     except Exception:  # Redis down: the row stays pending and the sweep enqueues it later
-        log.warning(
-            "could not enqueue outbox message %s; the sweep will retry", outbox_id, exc_info=True
-        )
+        log.warning("could not enqueue outbox message %s; the sweep will retry", outbox_id,
+                    exc_info=True)
+        return False
+    return True
 
 
-def queue() -> Any:
+def _job_is_live(rq_queue: Any, job_id: str) -> bool:
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        status = Job.fetch(job_id, connection=rq_queue.connection).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    return str(getattr(status, "value", status)) in _LIVE_JOB_STATES
+
+
+def redis_connection() -> Any:
+    """The app's Redis client; tests may place their own in app.extensions first."""
     from redis import Redis
-    from rq import Queue
 
     state = current_app.extensions["grants_jobs"]
     if state["redis"] is None:
-        state["redis"] = Redis.from_url(current_app.config["REDIS_URL"])
-    return Queue(current_app.config["RQ_QUEUE"], connection=state["redis"])
+        state["redis"] = Redis.from_url(
+            current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=10
+        )
+    return state["redis"]
+
+
+def queue() -> Any:
+    from rq import Queue
+
+    return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
+
+
+def enqueue_sweeps() -> None:
+    """Put one run of every sweep on the queue (the scheduler calls this each interval)."""
+    queue().enqueue_call("grants.jobs.sweep_job", result_ttl=600, failure_ttl=7 * 24 * 3600)
+
+
+def sweep_job() -> dict[str, int]:
+    """rq entry point of the periodic sweeps."""
+    from flask import has_app_context
+
+    from ..services.sweeps import run_all
+
+    if has_app_context():
+        return run_all()
+    from .worker import app_context
+
+    with app_context():
+        return run_all()
+
+
+def start_sweeper(app: Flask) -> None:
+    """Run the sweeps every SWEEP_INTERVAL_SECONDS in a daemon thread (no-Redis mode)."""
+    state = app.extensions["grants_jobs"]
+    interval = int(app.config["SWEEP_INTERVAL_SECONDS"])
+    if interval <= 0 or state["sweeper"] is not None:
+        return
+    lock = state.setdefault("sweeper_lock", threading.Lock())
+    with lock:
+        if state["sweeper"] is not None:
+            return
+        thread = threading.Thread(
+            target=_sweep_forever, args=(app, interval), name="grants-sweeper", daemon=True
+        )
+        state["sweeper"] = thread
+        thread.start()
+
+
+def _sweep_forever(app: Flask, interval: int) -> None:
+    from ..services.sweeps import run_all
+
+    while True:
+        try:
+            with app.app_context():
+                run_all()
+        except Exception:  # a failing sweep must not stop the next one; it is logged
+            log.exception("periodic sweep failed")
+        time.sleep(interval)

@@ -1,17 +1,21 @@
-"""The application as rq workers see it: one app per worker process."""
+"""The application as rq workers see it, and the worker and scheduler loops."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask
+from flask import Flask, current_app
 
+log = logging.getLogger(__name__)
 _app: Flask | None = None
 
 
 @contextmanager
 def app_context() -> Iterator[Flask]:
+    """One app per worker process, built from the environment on first use."""
     global _app
     if _app is None:
         from .. import create_app
@@ -19,3 +23,44 @@ def app_context() -> Iterator[Flask]:
         _app = create_app()
     with _app.app_context():
         yield _app
+
+
+def run_worker(*, burst: bool = False, fork: bool = True, with_scheduler: bool = True) -> None:
+    """Work the app's queue (call inside an app context; REDIS_URL must be set).
+
+    fork=True runs each job in a fresh child (rq's default: a crashing job cannot harm
+    the worker); fork=False runs jobs in the worker process, which keeps the database
+    pool and the SMTP connection warm and is several times faster for mail.
+    """
+    global _app
+    from rq import SimpleWorker, Worker
+
+    from .. import mail
+    from . import queue
+
+    _app = current_app._get_current_object()  # type: ignore[attr-defined]
+    worker_class = Worker if fork else SimpleWorker
+    rq_queue = queue()
+    worker = worker_class([rq_queue], connection=rq_queue.connection)
+    try:
+        worker.work(burst=burst, with_scheduler=with_scheduler)
+    finally:
+        mail.close()
+
+
+def run_scheduler(interval: int, *, once: bool = False) -> None:
+    """Enqueue the periodic sweeps every `interval` seconds (call inside an app context).
+
+    Several schedulers may run: the sweeps are idempotent, so a second one only costs
+    a little work.
+    """
+    from . import enqueue_sweeps
+
+    while True:
+        try:
+            enqueue_sweeps()
+        except Exception:  # Redis briefly away: try again next interval
+            log.exception("could not enqueue the sweeps")
+        if once:
+            return
+        time.sleep(interval)

@@ -1,14 +1,75 @@
-"""Turn a transition's declared audiences into outbox rows, in the same transaction."""
+"""Notifications: who hears of what, in-app records, outbox rows, preferences, retries.
+
+Every notification is an in-app `Notification`; whether it also becomes mail now
+(an outbox row, delivered after the commit), later (the daily digest) or not at all
+depends on its kind and the recipient's preferences:
+
+- legal notices (account mail, receipts, decisions, contracts, payments, overdue
+  reports) always go out at once and cannot be turned off;
+- reminders follow the "reminders" switch;
+- everything else follows "immediate" or "daily digest".
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
+from ..clock import now
 from ..extensions import db
-from ..models import Assignment, Membership, OutboxMessage, StaffRole, User
+from ..models import (
+    DELIVERY_MODES,
+    Assignment,
+    Membership,
+    Notification,
+    NotificationPreference,
+    OutboxMessage,
+    StaffRole,
+    User,
+)
 from ..policy import organisation_of
+from .errors import NotFound, PermissionDenied, ValidationFailed
+
+# Account mail: ready for the account feature (verification link, password-reset link).
+# Context: {"name": ..., "link": ..., "expires_hours": ...}; no in-app copy (the link is
+# a secret and the person may not be able to sign in yet).
+ACCOUNT_KINDS = ("account.verify_email", "account.password_reset")
+
+REMINDER_KINDS = (
+    "reminder.draft_deadline",
+    "reminder.scoring",
+    "reminder.report_due",
+)
+
+# Events whose notice is part of the procedure (receipts, decisions, contract, money).
+_LEGAL_EVENTS = {
+    "application": {
+        "submit", "submit_full", "reject_admin", "reject_admin_full", "invite", "reject",
+        "select", "reserve", "award", "declare_ineligible", "lapse", "withdraw",
+    },
+    "grant": {
+        "send_for_signature", "sign", "suspend", "resume", "end_implementation", "close",
+        "terminate", "lapse",
+    },
+    "payment": {"pay", "reject"},
+    "reminder": {"report_overdue"},
+}
+
+
+def is_legal(kind: str) -> bool:
+    """A notice the recipient may not mute or postpone."""
+    if kind in ACCOUNT_KINDS:
+        return True
+    workflow, _, event = kind.partition(".")
+    if workflow.startswith("application_"):
+        workflow = "application"
+    return event in _LEGAL_EVENTS.get(workflow, set())
+
+
+def is_reminder(kind: str) -> bool:
+    return kind in REMINDER_KINDS
 
 
 def recipients(audience: str, obj: Any) -> list[User]:
@@ -39,21 +100,203 @@ def recipients(audience: str, obj: Any) -> list[User]:
     raise ValueError(f"unknown audience {audience!r}")
 
 
+def preference(user: User) -> NotificationPreference:
+    """The user's preferences; the defaults (immediate, reminders on) when never saved."""
+    saved = db.session.get(NotificationPreference, user.id)
+    return saved or NotificationPreference(user_id=user.id, delivery="immediate", reminders=True)
+
+
+def save_preferences(user: User, delivery: str, reminders: bool) -> NotificationPreference:
+    """Change how the user receives mail; legal notices stay immediate whatever they choose."""
+    if delivery not in DELIVERY_MODES:
+        raise ValidationFailed("unknown delivery mode", {"delivery": ["choose a listed mode"]})
+    saved = db.session.get(NotificationPreference, user.id)
+    if saved is None:
+        saved = NotificationPreference(user_id=user.id)
+        db.session.add(saved)
+    saved.delivery = delivery
+    saved.reminders = reminders
+    db.session.commit()
+    return saved
+
+
 def queue(
     kind: str,
     user: User,
     obj: Any | None = None,
     context: dict[str, Any] | None = None,
-) -> OutboxMessage:
-    """Add one outbox row for one recipient; it is delivered after the commit."""
+    *,
+    dedupe_key: str | None = None,
+) -> Notification | None:
+    """Record one notification for one user, in the caller's transaction.
+
+    Returns None when `dedupe_key` was used before (the sweep already announced it).
+    The outbox row, if any, is delivered after the caller commits.
+    """
+    if dedupe_key is not None and db.session.scalar(
+        select(Notification.id).where(Notification.dedupe_key == dedupe_key)
+    ):
+        return None
+    context = dict(context or {})
+    context.setdefault("recipient_name", user.name)
+    object_type = getattr(obj, "__tablename__", None)
+    object_id = getattr(obj, "id", None)
+    email = _email_mode(kind, user)
+    outbox = None
+    if email == "outbox":
+        outbox = OutboxMessage(
+            kind=kind,
+            recipient_id=user.id,
+            recipient_email=user.email,
+            language=user.language,
+            object_type=object_type,
+            object_id=object_id,
+            context=context,
+        )
+        db.session.add(outbox)
+    if kind in ACCOUNT_KINDS:
+        return None
+    notification = Notification(
+        user_id=user.id,
+        kind=kind,
+        object_type=object_type,
+        object_id=object_id,
+        context=context,
+        email=email,
+        dedupe_key=dedupe_key,
+        created_at=now(),
+    )
+    if outbox is not None:
+        db.session.flush([outbox])
+        notification.outbox_id = outbox.id
+    db.session.add(notification)
+    return notification
+
+
+def queue_account_mail(kind: str, user: User, context: dict[str, Any]) -> OutboxMessage:
+    """Verification or password-reset mail; the caller commits, then `dispatch_committed()`."""
+    if kind not in ACCOUNT_KINDS:
+        raise ValueError(f"not an account mail kind: {kind!r}")
     message = OutboxMessage(
         kind=kind,
         recipient_id=user.id,
         recipient_email=user.email,
         language=user.language,
-        object_type=getattr(obj, "__tablename__", None),
-        object_id=getattr(obj, "id", None),
-        context=context or {},
+        object_type="users",
+        object_id=user.id,
+        context={"recipient_name": user.name, **context},
     )
     db.session.add(message)
+    return message
+
+
+def _email_mode(kind: str, user: User) -> str:
+    if kind in ACCOUNT_KINDS or is_legal(kind):
+        return "outbox"
+    chosen = preference(user)
+    if is_reminder(kind) and not chosen.reminders:
+        return "none"
+    return "digest" if chosen.delivery == "daily_digest" else "outbox"
+
+
+def notify_all(
+    kind: str,
+    users: Iterable[User],
+    obj: Any | None,
+    context: dict[str, Any],
+    key: str | None = None,
+) -> int:
+    """Queue one notification per user; with `key`, each user hears of it once ever."""
+    count = 0
+    for user in users:
+        dedupe = f"{key}:u{user.id}" if key else None
+        if queue(kind, user, obj, context, dedupe_key=dedupe) is not None:
+            count += 1
+    return count
+
+
+# The in-app list.
+
+
+def list_for(user: User, *, unread_only: bool = False, limit: int = 200) -> list[Notification]:
+    query = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return list(db.session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+
+
+def unread_count(user: User) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    ) or 0
+
+
+def mark_read(user: User, notification_id: int, read: bool = True) -> Notification:
+    """Mark one of the user's notifications read (or unread again)."""
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.user_id != user.id:
+        raise NotFound("no such notification")
+    notification.read_at = (notification.read_at or now()) if read else None
+    db.session.commit()
+    return notification
+
+
+def mark_all_read(user: User) -> int:
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+# Administration of deliveries.
+
+
+def failed_deliveries(limit: int = 500) -> list[OutboxMessage]:
+    """Messages that exhausted their attempts, newest first, each with its last error."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "failed")
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def retrying_deliveries(limit: int = 500) -> list[OutboxMessage]:
+    """Messages still pending after at least one failed attempt."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.last_error.is_not(None))
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def retry_delivery(outbox_id: int, actor: User) -> OutboxMessage:
+    """An administrator sends a failed message again, with a fresh set of attempts."""
+    from ..jobs import enqueue_delivery
+    from ..policy import is_admin
+
+    if not is_admin(actor):
+        raise PermissionDenied("only administrators may retry deliveries")
+    message = db.session.get(OutboxMessage, outbox_id)
+    if message is None:
+        raise NotFound("no such message")
+    if message.status != "failed":
+        raise ValidationFailed(f"message {outbox_id} is {message.status}, not failed")
+    message.status = "pending"
+    message.attempts = 0
+    message.next_attempt_at = now()
+    db.session.commit()
+    enqueue_delivery(outbox_id)
+    db.session.expire(message)
     return message
