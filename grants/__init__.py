@@ -92,6 +92,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(home.bp)
+    from .blueprints import admin, notifications
+
+    app.register_blueprint(notifications.bp)
+    app.register_blueprint(admin.bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -41,6 +41,11 @@ MAX_ATTEMPTS = 6
 # Longer than any one send can take (SMTP timeout 30 s per command), so a live
 # attempt is never overtaken; a dead one is retried after this.
 LEASE = timedelta(minutes=5)
+# Application events whose mail is a decision letter (one template, worded by outcome).
+DECISION_EVENTS = frozenset(
+    {"reject_admin", "reject_admin_full", "reject", "select", "reserve", "award",
+     "declare_ineligible", "lapse"}
+)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -54,6 +59,8 @@ def template_names(kind: str) -> list[str]:
     workflow, _, event = kind.partition(".")
     if workflow.startswith("application_"):
         names.append(f"email/application.{event}")
+        if event in DECISION_EVENTS:
+            names.append("email/application.decision")
     names.append("email/state_changed")
     return names
 
