@@ -33,7 +33,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.engine import Engine as SqlEngine
 
@@ -232,14 +231,14 @@ def _pipeline(
     with app.app_context():
         try:
             db.create_all()
-            figures = _measure_pipeline(app, backend, sizes, met)
+            figures = _measure_pipeline(backend, sizes, met)
         finally:
             db.session.remove()
             db.engine.dispose()
     yield from figures
 
 
-def _measure_pipeline(app: Flask, backend: str, sizes: Sizes, met: list[bool]) -> list[Figure]:
+def _measure_pipeline(backend: str, sizes: Sizes, met: list[bool]) -> list[Figure]:
     from grants.extensions import db
     from grants.models import AuditEvent, OutboxMessage, Payment
 
@@ -279,18 +278,17 @@ def _measure_pipeline(app: Flask, backend: str, sizes: Sizes, met: list[bool]) -
         with profiled(f"{extra} pipeline transitions on {backend}"):
             pipeline(take(extra))
 
-    done = total
     db.session.remove()
     requested = db.session.scalar(
         select(func.count()).select_from(Payment).where(Payment.state == TO_STATE)
     )
     audits = db.session.scalar(select(func.count()).select_from(AuditEvent))
     outbox = db.session.scalar(select(func.count()).select_from(OutboxMessage))
-    errors = sum(1 for count in (requested, audits, outbox) if count != done)
+    errors = sum(1 for count in (requested, audits, outbox) if count != total)
 
-    totals = [total for _load, total in pipeline_times]
+    totals = [op for _load, op in pipeline_times]
     pipeline_s, core_s = sum(totals), sum(core_times)
-    load_s = sum(load for load, _total in pipeline_times)
+    load_s = sum(load for load, _op in pipeline_times)
     ratio = pipeline_s / core_s if core_s else 0.0
     ok = errors == 0 and ratio <= TARGET_RATIO
     met.append(ok)
