@@ -34,7 +34,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import models
+    from sqlalchemy.orm import selectinload
+
+    from . import models  # every model registered before migrations look
     from .extensions import babel, csrf, db, login_manager, migrate
 
     db.init_app(app)
@@ -47,7 +49,15 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> models.User | None:
-        return db.session.get(models.User, int(user_id))
+        # The user's roles and memberships are read on every page: load them with the user.
+        return db.session.get(
+            models.User,
+            int(user_id),
+            options=[
+                selectinload(models.User.staff_roles),
+                selectinload(models.User.memberships).joinedload(models.Membership.organisation),
+            ],
+        )
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _tune_sqlite(app)

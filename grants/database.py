@@ -47,6 +47,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 Money = Numeric(14, 2, asdecimal=True)
 # Scores: means of weighted criterion scores, e.g. 87.33.
 ScoreValue = Numeric(6, 2, asdecimal=True)
+# Rates and shares, e.g. a funding rate of 0.8333.
+Rate = Numeric(5, 4, asdecimal=True)
 
 JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
 

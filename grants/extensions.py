@@ -8,7 +8,9 @@ from flask_wtf import CSRFProtect
 
 from .database import Base
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after a commit (views render what they just changed without
+# reloading it); stale copies cannot overwrite anything: every stateful row is versioned.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

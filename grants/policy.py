@@ -50,11 +50,22 @@ def organisation_of(obj: Any) -> Organisation | None:
     return None
 
 
+def organisation_id_of(obj: Any) -> int | None:
+    """The organisation's id only: what membership checks need, without loading it."""
+    if isinstance(obj, Application):
+        return obj.organisation_id
+    if isinstance(obj, Grant):
+        return obj.application.organisation_id
+    if isinstance(obj, Payment | Report):
+        return obj.grant.application.organisation_id
+    return None
+
+
 def membership_role(actor: Actor, obj: Any) -> str | None:
-    organisation = organisation_of(obj)
-    if organisation is None or not isinstance(actor, User):
+    organisation_id = organisation_id_of(obj)
+    if organisation_id is None or not isinstance(actor, User):
         return None
-    membership = actor.membership_in(organisation.id)
+    membership = actor.membership_in(organisation_id)
     return membership.role if membership else None
 
 

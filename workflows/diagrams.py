@@ -30,7 +30,8 @@ def _section(workflow: Workflow) -> str:
 def write_diagrams(folder: Path, readme: Path | None = None, check: bool = False) -> list[str]:
     """Write one .mmd per workflow and the README block; returns what changed (or would)."""
     changed = []
-    folder.mkdir(parents=True, exist_ok=True)
+    if not check:
+        folder.mkdir(parents=True, exist_ok=True)
     for workflow in ALL.values():
         path = folder / f"{workflow.name}.mmd"
         text = mermaid(workflow)

@@ -32,10 +32,10 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     memberships: Mapped[list[Membership]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="user", cascade="all, delete-orphan"
     )
     staff_roles: Mapped[list[StaffRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="user", cascade="all, delete-orphan"
     )
 
     @property
@@ -97,7 +97,7 @@ class Organisation(db.Model):
     contact_phone: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(default=now)
 
-    country: Mapped[Country] = relationship(lazy="joined")
+    country: Mapped[Country] = relationship()
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="organisation", cascade="all, delete-orphan"
     )
@@ -126,7 +126,7 @@ class Membership(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     user: Mapped[User] = relationship(back_populates="memberships")
-    organisation: Mapped[Organisation] = relationship(back_populates="memberships", lazy="joined")
+    organisation: Mapped[Organisation] = relationship(back_populates="memberships")
 
     @property
     def can_edit(self) -> bool:

@@ -110,9 +110,9 @@ class Application(Stateful, db.Model):
     submitted_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
 
-    call: Mapped[Call] = relationship(lazy="joined")
+    call: Mapped[Call] = relationship()
     lot: Mapped[Lot | None] = relationship()
-    organisation: Mapped[Organisation] = relationship(lazy="joined")
+    organisation: Mapped[Organisation] = relationship()
     created_by: Mapped[User] = relationship()
     countries: Mapped[list[Country]] = relationship(secondary=application_countries)
     dialogues: Mapped[list[Dialogue]] = relationship(secondary=application_dialogues)

@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstrai
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
-from ..database import JSONType, ScoreValue, Stateful
+from ..database import JSONType, Rate, Stateful
 from ..extensions import db
 from .applications import Application
 
@@ -41,7 +41,7 @@ class Grant(Stateful, db.Model):
     number: Mapped[str] = mapped_column(String(40), unique=True)
     amount: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
-    funding_rate: Mapped[Decimal] = mapped_column(ScoreValue)
+    funding_rate: Mapped[Decimal] = mapped_column(Rate)
     start_date: Mapped[date]
     end_date: Mapped[date]
     awarded_at: Mapped[datetime] = mapped_column(default=now)
@@ -49,7 +49,7 @@ class Grant(Stateful, db.Model):
     signed_at: Mapped[datetime | None]
     termination_reason: Mapped[str | None] = mapped_column(Text)
 
-    application: Mapped[Application] = relationship(lazy="joined")
+    application: Mapped[Application] = relationship()
     contracts: Mapped[list[ContractVersion]] = relationship(
         back_populates="grant", cascade="all, delete-orphan", order_by="ContractVersion.number"
     )

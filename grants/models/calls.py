@@ -11,7 +11,7 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
-from ..database import JSONType, ScoreValue, Stateful
+from ..database import JSONType, Rate, ScoreValue, Stateful
 from ..extensions import db
 from .reference import Dialogue, JvapDomain
 
@@ -50,7 +50,10 @@ class Call(Stateful, db.Model):
             "'cancelled')",
             name="state",
         ),
-        CheckConstraint("state = 'draft' OR published_at IS NOT NULL", name="published_at"),
+        # Published once it left the draft (a draft may be cancelled unpublished).
+        CheckConstraint(
+            "state IN ('draft', 'cancelled') OR published_at IS NOT NULL", name="published_at"
+        ),
         CheckConstraint(
             "workflow = 'application_single_stage' OR state = 'draft' "
             "OR full_deadline_at IS NOT NULL",
@@ -70,7 +73,7 @@ class Call(Stateful, db.Model):
     budget: Mapped[Decimal]
     grant_min: Mapped[Decimal]
     grant_max: Mapped[Decimal]
-    max_funding_rate: Mapped[Decimal] = mapped_column(ScoreValue, default=Decimal("1.00"))
+    max_funding_rate: Mapped[Decimal] = mapped_column(Rate, default=Decimal("1"))
     duration_min_months: Mapped[int]
     duration_max_months: Mapped[int]
     implementation_end_by: Mapped[datetime | None]

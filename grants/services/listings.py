@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..models import Application, Assignment, Call, Grant, Membership, User
+
+# What a row of an application list shows, loaded with it (no query per row).
+_APPLICATION_ROW = (joinedload(Application.call), joinedload(Application.organisation))
 
 PUBLIC_CALL_STATES = ("open", "closed", "evaluation", "decided")
 
@@ -42,7 +45,7 @@ def evaluator_assignments(user: User) -> list[Assignment]:
         db.session.scalars(
             select(Assignment)
             .where(Assignment.evaluator_id == user.id)
-            .options(selectinload(Assignment.application))
+            .options(selectinload(Assignment.application).joinedload(Application.call))
             .order_by(Assignment.assigned_at.desc())
         )
     )
@@ -76,4 +79,10 @@ def recent_applications(limit: int = 50) -> list[Application]:
 
 
 def grants_overview() -> list[Grant]:
-    return list(db.session.scalars(select(Grant).order_by(Grant.id)))
+    return list(
+        db.session.scalars(
+            select(Grant)
+            .options(joinedload(Grant.application).joinedload(Application.organisation))
+            .order_by(Grant.id)
+        )
+    )

@@ -203,42 +203,42 @@ def _apply(
     if reasons:
         raise GuardFailed(f"{obj.label} cannot '{event}'", reasons)
 
-    # The new state and what the effects add are flushed together, so the database's
-    # CHECK constraints see the complete row, never the state without its columns.
+    # Who hears of it is resolved before anything changes, so these queries have
+    # nothing to autoflush; the change, its audit row and its outbox rows then reach
+    # the database together, and the CHECK constraints see whole rows.
+    recipients: dict[int, Any] = {}
+    for audience in edge.notify:
+        for user in notifications.recipients(audience, obj):
+            if user.id != actor.id:
+                recipients.setdefault(user.id, user)
     with db.session.no_autoflush:
         engine.trigger(obj, event)
         for effect in edge.effects:
             EFFECTS[effect](obj, ctx)
-    db.session.flush()  # ids for the audit row, and an early stale-version check
-
-    db.session.add(
-        AuditEvent(
-            occurred_at=ctx.now,
-            actor_id=actor.id,
-            actor_label=actor.label,
-            object_type=obj.object_type,
-            object_id=obj.id,
-            event=event,
-            from_state=ctx.from_state,
-            to_state=obj.state,
-            comment=comment,
-            data=_json_safe(data),
+        db.session.add(
+            AuditEvent(
+                occurred_at=ctx.now,
+                actor_id=actor.id,
+                actor_label=actor.label,
+                object_type=obj.object_type,
+                object_id=obj.id,
+                event=event,
+                from_state=ctx.from_state,
+                to_state=obj.state,
+                comment=comment,
+                data=_json_safe(data),
+            )
         )
-    )
-    kind = f"{engine.workflow.name}.{event}"
-    message_context = {
-        "object": obj.label,
-        "from_state": ctx.from_state,
-        "to_state": obj.state,
-        "comment": comment,
-        "event": event,
-    }
-    seen: set[int] = set()
-    for audience in edge.notify:
-        for user in notifications.recipients(audience, obj):
-            if user.id not in seen and user.id != actor.id:
-                seen.add(user.id)
-                notifications.queue(kind, user, obj, message_context)
+        kind = f"{engine.workflow.name}.{event}"
+        message_context = {
+            "object": obj.label,
+            "from_state": ctx.from_state,
+            "to_state": obj.state,
+            "comment": comment,
+            "event": event,
+        }
+        for user in recipients.values():
+            notifications.queue(kind, user, obj, message_context)
 
     for follow_obj, follow_event, follow_comment in ctx.follow_ups:
         _apply(follow_obj, follow_event, SYSTEM, follow_comment, {})
