@@ -27,7 +27,7 @@ from .applications import (
 from .audit import AuditEvent, OutboxMessage, ReferenceCounter
 from .awards import Amendment, ContractVersion, Grant, Payment, Report, Signature
 from .calls import APPLICATION_WORKFLOWS, STAGES, Call, Criterion, Grid, GridSection, Lot
-from .evaluation import Assignment, ConflictDeclaration, EvaluationResult, Score
+from .evaluation import Assignment, ConflictDeclaration, EvaluationResult, PanelMember, Score
 from .notifications import DELIVERY_MODES, Notification, NotificationPreference
 from .reference import Country, Dialogue, JvapDomain
 
@@ -69,6 +69,7 @@ __all__ = [
     "NotificationPreference",
     "Organisation",
     "OutboxMessage",
+    "PanelMember",
     "Payment",
     "ReferenceCounter",
     "Report",

@@ -17,6 +17,21 @@ from .applications import Application
 from .calls import Criterion
 
 
+class PanelMember(db.Model):
+    """An evaluator attached to a call's evaluation panel."""
+
+    __tablename__ = "panel_members"
+    __table_args__ = (UniqueConstraint("call_id", "evaluator_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    evaluator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    added_at: Mapped[datetime] = mapped_column(default=now)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    evaluator: Mapped[User] = relationship(foreign_keys=[evaluator_id])
+
+
 class Assignment(Stateful, db.Model):
     """One evaluator asked to score one application at one stage."""
 
