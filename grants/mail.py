@@ -1,7 +1,7 @@
 """Sending mail: over SMTP where configured, else as .eml files in the instance folder.
 
 Each worker process keeps one SMTP connection open and reuses it, checked with NOOP
-before each message: a connection that died while idle is replaced before anything
+when it was idle for a while: a connection that died while idle is replaced before anything
 is sent, and a message is never re-sent by this module after the DATA command began
 (that decision belongs to the caller, who knows whether the message was recorded).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import time
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -17,7 +18,10 @@ from typing import Any
 
 from flask import current_app
 
-_connection: dict[str, Any] = {"key": None, "smtp": None}
+_connection: dict[str, Any] = {"key": None, "smtp": None, "used": 0.0}
+# A connection used this recently is trusted without a NOOP round trip (servers drop
+# idle clients after minutes, not seconds); older ones are checked first.
+TRUST_SECONDS = 5.0
 
 
 def build_message(
@@ -62,8 +66,12 @@ def _smtp(config: Any) -> smtplib.SMTP:
     key = (os.getpid(), config["MAIL_SERVER"], config["MAIL_PORT"], config["MAIL_USERNAME"])
     smtp = _connection["smtp"]
     if smtp is not None and _connection["key"] == key:
+        if time.monotonic() - _connection["used"] < TRUST_SECONDS:
+            _connection["used"] = time.monotonic()
+            return smtp
         try:
             if smtp.noop()[0] == 250:
+                _connection["used"] = time.monotonic()
                 return smtp
         except (smtplib.SMTPException, OSError):
             pass
@@ -77,7 +85,7 @@ def _smtp(config: Any) -> smtplib.SMTP:
     except Exception:
         smtp.close()
         raise
-    _connection.update(key=key, smtp=smtp)
+    _connection.update(key=key, smtp=smtp, used=time.monotonic())
     return smtp
 
 
