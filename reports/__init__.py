@@ -1,7 +1,6 @@
-"""Documents: print templates (templates/pdf/) rendered to PDF, fetching only our own files."""
+"""Documents and exports.
 
-from __future__ import annotations
-
-from .pdf import FetchRefused, StaticFileFetcher, html_to_pdf, render_pdf
-
-__all__ = ["FetchRefused", "StaticFileFetcher", "html_to_pdf", "render_pdf"]
+`reports.pdf` renders print templates (templates/pdf/) to PDF, fetching only the
+application's own static files. Nothing is imported here, so that using one
+kind of document does not load the libraries of the others.
+"""
