@@ -62,7 +62,11 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": environment == "production",
         "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_LIFETIME_SECONDS", "7200")),
-        "PROGRAMME_NAME": "MMD Grant Facility",
+        "PROGRAMME_NAME": env.get("PROGRAMME_NAME", "MMD Grant Facility"),
+        # Named on contracts and letters as the organisation implementing the programme.
+        "PROGRAMME_IMPLEMENTER": env.get(
+            "PROGRAMME_IMPLEMENTER", "International Centre for Migration Policy Development"
+        ),
         "REFERENCE_PREFIX": env.get("REFERENCE_PREFIX", "MMD"),
     }
     if environment == "testing":
