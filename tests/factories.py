@@ -68,16 +68,25 @@ DEADLINE = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
 
 
 class BaseFactory(SQLAlchemyModelFactory):
+    """Flushes as it goes; the outermost factory call commits everything once."""
+
     class Meta:
         abstract = True
         sqlalchemy_session_factory = lambda: db.session  # noqa: E731
-        sqlalchemy_session_persistence = "commit"
+        sqlalchemy_session_persistence = "flush"
+
+    _depth = 0
 
     @classmethod
-    def _after_postgeneration(cls, instance: Any, create: bool, results: Any = None) -> None:
-        # What post-generation hooks added is committed too.
-        if create:
+    def _generate(cls, strategy: str, params: dict[str, Any]) -> Any:
+        BaseFactory._depth += 1
+        try:
+            obj = super()._generate(strategy, params)
+        finally:
+            BaseFactory._depth -= 1
+        if BaseFactory._depth == 0 and strategy == factory.CREATE_STRATEGY:
             db.session.commit()
+        return obj
 
 
 def _roles(default: tuple[str, ...]):  # type: ignore[no-untyped-def]
@@ -267,7 +276,7 @@ class ApplicationFactory(BaseFactory):
     title = factory.Sequence(lambda n: f"Safe migration information centres, phase {n}")
     language = "en"
     requested_amount = Decimal("120000.00")
-    total_cost = Decimal("120000.00")
+    total_cost = factory.SelfAttribute("requested_amount")
     duration_months = 6
     state = "draft"
     reference = factory.LazyAttributeSequence(

@@ -426,11 +426,6 @@ def test_write_diagrams_writes_then_reports_nothing_to_change(tmp_path):
     assert (folder / "grant.mmd").read_text() == "hand-drawn\n"  # check never writes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows/diagrams.py write_diagrams creates the output folder even with "
-    "check=True: a check must not write to the tree",
-)
 def test_checking_diagrams_does_not_create_the_folder(tmp_path):
     folder = tmp_path / "docs" / "workflows"
     changed = write_diagrams(folder, None, check=True)
