@@ -306,7 +306,7 @@ ASSIGNMENT = Workflow(
             "recused",
             ("evaluator",),
             comment_required=True,
-            effects=("record_conflict",),
+            effects=("record_conflict", "assign_replacement"),
             notify=("managers",),
         ),
         T(
@@ -315,7 +315,7 @@ ASSIGNMENT = Workflow(
             "submitted",
             ("evaluator",),
             guards=("all_criteria_scored",),
-            effects=("stamp_assignment_submitted",),
+            effects=("stamp_assignment_submitted", "check_divergence"),
         ),
         T(
             "reopen",

@@ -32,6 +32,7 @@ from ..models import (
 from ..rules import payments as payment_rules
 from ..rules import selection
 from . import references
+from .actors import SYSTEM
 from .errors import ValidationFailed
 from .snapshots import application_snapshot, snapshot_hash
 
@@ -193,6 +194,56 @@ def record_conflict(assignment: Assignment, ctx: TransitionContext) -> None:
     )
 
 
+def assign_replacement(assignment: Assignment, ctx: TransitionContext) -> None:
+    """A recused evaluator is replaced at once by the next eligible panel member."""
+    from .panels import add_evaluator
+
+    db.session.flush()  # the conflict just declared must count against the recused evaluator
+    add_evaluator(
+        assignment.application,
+        assignment.stage,
+        SYSTEM,
+        due_at=assignment.due_at,
+        comment=f"replaces assignment {assignment.id} (conflict of interest declared)",
+    )
+
+
+def check_divergence(assignment: Assignment, ctx: TransitionContext) -> None:
+    """Totals too far apart: one further evaluator is assigned (once per application)."""
+    from .panels import LIVE_STATES, add_evaluator
+
+    db.session.flush()
+    call = assignment.application.call
+    grid = call.grid_for(assignment.stage)
+    if grid is None:
+        return
+    rows = db.session.execute(
+        select(Assignment.state, Assignment.total).where(
+            Assignment.application_id == assignment.application_id,
+            Assignment.stage == assignment.stage,
+            Assignment.state.in_(LIVE_STATES),
+        )
+    ).all()
+    totals = [total for state, total in rows if state == "submitted" and total is not None]
+    pending = [state for state, _total in rows if state != "submitted"]
+    if len(totals) < 2 or pending or len(rows) > max(2, call.evaluators_per_application):
+        return
+    scored_max = sum(
+        s.max_score for s in grid.sections if not (s.carried_over and call.is_two_stage)
+    )
+    if max(totals) - min(totals) > call.divergence_share * scored_max:
+        add_evaluator(
+            assignment.application,
+            assignment.stage,
+            SYSTEM,
+            due_at=assignment.due_at,
+            comment=(
+                f"totals {min(totals)} and {max(totals)} differ by more than "
+                f"{call.divergence_share * 100:.0f}% of {scored_max}"
+            ),
+        )
+
+
 def plan_payments_and_reports(grant: Grant, ctx: TransitionContext) -> None:
     """On signature: the payment schedule and the reporting schedule of the contract."""
     grant.signed_at = ctx.now
@@ -290,6 +341,8 @@ EFFECTS: dict[str, EffectFn] = {
         promote_after_lapse,
         record_no_conflict,
         record_conflict,
+        assign_replacement,
+        check_divergence,
         plan_payments_and_reports,
         record_termination,
         stamp_sent_for_signature,

@@ -200,7 +200,8 @@ def all_criteria_scored(assignment: Assignment, ctx: Mapping[str, Any]) -> Reaso
     }
     reasons = []
     for section in grid.sections:
-        if section.carried_over:
+        # Carried over from the concept note in a two-stage call: scored there, not here.
+        if section.carried_over and assignment.application.call.is_two_stage:
             continue
         for criterion in section.criteria:
             score = scores.get(criterion.id)
