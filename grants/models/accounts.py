@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
@@ -11,6 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..clock import now
 from ..extensions import db
 from .reference import Country
+
+if TYPE_CHECKING:
+    from .notifications import NotificationPreference
 
 ORGANISATION_TYPES = ("cso", "local_authority", "diaspora")
 MEMBERSHIP_ROLES = ("owner", "editor", "viewer")
@@ -36,6 +40,10 @@ class User(UserMixin, db.Model):
     )
     staff_roles: Mapped[list[StaffRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
+    )
+    # None until the user saves preferences (the defaults apply).
+    notification_preference: Mapped[NotificationPreference | None] = relationship(
+        cascade="all, delete-orphan"
     )
 
     @property

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
 from ..database import JSONType
 from ..extensions import db
+from .audit import OutboxMessage
 
 DELIVERY_MODES = ("immediate", "daily_digest")
 # How a notification reaches the mailbox: its own outbox message, a later digest, or not at all.
@@ -43,6 +44,8 @@ class Notification(db.Model):
     # Sweeps name what they announce ("report_due:12:7:u5"); the unique key makes a
     # second run of the same sweep a no-op instead of a second reminder.
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+    outbox: Mapped[OutboxMessage | None] = relationship()
 
     @property
     def is_read(self) -> bool:

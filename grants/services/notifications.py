@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 
 from ..clock import now
 from ..extensions import db
@@ -29,7 +30,7 @@ from ..models import (
     StaffRole,
     User,
 )
-from ..policy import organisation_of
+from ..policy import organisation_id_of
 from .errors import NotFound, PermissionDenied, ValidationFailed
 
 # Account mail: ready for the account feature (verification link, password-reset link).
@@ -74,15 +75,18 @@ def is_reminder(kind: str) -> bool:
 
 def recipients(audience: str, obj: Any) -> list[User]:
     """The users an audience word of the workflow definitions names for this object."""
+    # Preferences come with the users: deciding how to tell each one costs no query.
+    with_preference = joinedload(User.notification_preference)
     if audience == "applicant":
-        organisation = organisation_of(obj)
-        if organisation is None:
+        organisation_id = organisation_id_of(obj)
+        if organisation_id is None:
             return []
         return list(
             db.session.scalars(
                 select(User)
                 .join(Membership, Membership.user_id == User.id)
-                .where(Membership.organisation_id == organisation.id, User.active.is_(True))
+                .where(Membership.organisation_id == organisation_id, User.active.is_(True))
+                .options(with_preference)
                 .order_by(User.id)
             )
         )
@@ -92,6 +96,7 @@ def recipients(audience: str, obj: Any) -> list[User]:
                 select(User)
                 .join(StaffRole, StaffRole.user_id == User.id)
                 .where(StaffRole.role == "programme_manager", User.active.is_(True))
+                .options(with_preference)
                 .order_by(User.id)
             )
         )
@@ -102,7 +107,7 @@ def recipients(audience: str, obj: Any) -> list[User]:
 
 def preference(user: User) -> NotificationPreference:
     """The user's preferences; the defaults (immediate, reminders on) when never saved."""
-    saved = db.session.get(NotificationPreference, user.id)
+    saved = user.notification_preference
     return saved or NotificationPreference(user_id=user.id, delivery="immediate", reminders=True)
 
 
@@ -166,9 +171,7 @@ def queue(
         dedupe_key=dedupe_key,
         created_at=now(),
     )
-    if outbox is not None:
-        db.session.flush([outbox])
-        notification.outbox_id = outbox.id
+    notification.outbox = outbox  # linked by the flush at commit, not by an early flush
     db.session.add(notification)
     return notification
 
