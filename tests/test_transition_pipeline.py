@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from grants.extensions import db
@@ -910,7 +913,8 @@ def evaluate(application: Application, stage: str, manager, evaluators, scores) 
         grid = application.call.grid_for(stage)
         for section in grid.sections:
             for criterion in section.criteria:
-                if not section.carried_over:
+                # carried over from the concept note only in a two-stage call
+                if not (section.carried_over and application.call.is_two_stage):
                     evaluation.save_score(
                         assignment, criterion.id, score, f"{criterion.code}: sound.", evaluator
                     )
@@ -1255,3 +1259,142 @@ def test_payments_and_reports_are_moved_by_the_grantee_where_the_definition_says
     assert isinstance(reload(report), Report) and report.submitted_at == frozen_clock.current
     with pytest.raises(PermissionDenied):
         transition(report, "approve", grantee)
+
+
+# --- 13. reference numbers under concurrency (PostgreSQL: real row locks) ---
+
+
+def _wait_for_a_lock_wait(timeout: float = 10.0) -> bool:
+    """True once another connection waits on a row or key lock in this database."""
+    deadline = time.monotonic() + timeout
+    with db.engine.connect() as connection:
+        while time.monotonic() < deadline:
+            waiting = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'"
+                )
+            )
+            if waiting:
+                return True
+            time.sleep(0.02)
+    return False
+
+
+def _submit_in_another_request(flask_app, application_id: int, outcome: dict) -> None:  # type: ignore[no-untyped-def]
+    with flask_app.app_context():
+        try:
+            application = db.session.get(Application, application_id)
+            transition(application, "submit", application.created_by)
+            outcome["reference"] = application.reference
+        except Exception as exc:  # recorded for the assertion in the test
+            outcome["error"] = repr(exc)
+        finally:
+            db.session.remove()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="needs PostgreSQL's row locks (SQLite serialises all writers)",
+)
+@pytest.mark.parametrize(
+    "counter_exists",
+    [
+        pytest.param(True, id="later"),
+        pytest.param(
+            False,
+            id="first_of_a_call",
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason="grants/services/references.py next_number: when a series has no "
+                "counter row yet, two concurrent transactions both INSERT it; the second "
+                "fails with an IntegrityError (pk_reference_counters) and its submission is "
+                "lost instead of getting the next number",
+            ),
+        ),
+    ],
+)
+def test_two_simultaneous_submissions_get_two_numbers(app, frozen_clock, counter_exists):
+    call = CallFactory(code="C77")
+    first, second = ApplicationFactory(call=call), ApplicationFactory(call=call)
+    if counter_exists:
+        db.session.add(ReferenceCounter(series="MMD-2026-C77", last=0))
+        db.session.commit()
+    outcome: dict = {}
+
+    transition(first, "submit", first.created_by, commit=False)  # holds the counter
+    other = threading.Thread(target=_submit_in_another_request, args=(app, second.id, outcome))
+    other.start()
+    try:
+        assert _wait_for_a_lock_wait(), "the second submission never waited for the first"
+        db.session.commit()
+    finally:
+        other.join(timeout=30)
+
+    assert outcome == {"reference": "MMD-2026-C77-0002"}
+    assert reload(first).reference == "MMD-2026-C77-0001"
+    assert reload(second).state == "submitted"
+
+
+# --- 14. selection rules the design puts on the decisions themselves ---
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=pytest.fail.Exception,  # DID NOT RAISE: the transition went through
+    reason="workflows/definitions.py: 'select' from fa_in_evaluation (and in_evaluation) "
+    "is guarded by scores_final only; the design's 'thresholds' guard exists only in "
+    "grants.services.selection.confirm, so transition() (the one path for HTML, API, CLI "
+    "and jobs) selects an application below the grid's thresholds",
+)
+def test_an_application_below_the_thresholds_cannot_be_selected(app, frozen_clock, manager):
+    weak = ApplicationFactory(state="fa_in_evaluation")
+    EvaluationResultFactory(
+        application=weak, stage="full_application", total=Decimal("48.00"), passes=False
+    )
+    with pytest.raises(GuardFailed):
+        transition(weak, "select", manager)
+    assert reload(weak).state == "fa_in_evaluation"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=pytest.fail.Exception,  # DID NOT RAISE: the transition went through
+    reason="workflows/definitions.py: 'select' from fa_in_evaluation has no budget guard "
+    "(the design's 'budget', enforced only by grants.services.selection.confirm); through "
+    "transition() a selection beyond the remaining budget goes through, while 'select' "
+    "from the reserve list is refused in the same situation",
+)
+def test_a_selection_beyond_the_budget_is_refused(app, frozen_clock, manager):
+    call = CallFactory(budget=Decimal("200000.00"), state="evaluation")
+    _ranked(call, "provisionally_selected", "120000.00", "90.00")
+    late = _ranked(call, "fa_in_evaluation", "120000.00", "85.00")
+    with pytest.raises(GuardFailed):
+        transition(late, "select", manager)
+    assert reload(late).state == "fa_in_evaluation"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=pytest.fail.Exception,  # DID NOT RAISE: the transition went through
+    reason="workflows/definitions.py: 'invite' is guarded by scores_final only; the "
+    "design's 200% pre-selection rule lives only in grants.services.selection.confirm, so "
+    "through transition() concept notes asking for more than twice the budget are invited",
+)
+def test_invitations_stop_at_twice_the_call_budget(app, frozen_clock, manager):
+    call = CallFactory(budget=Decimal("240000.00"), state="evaluation")  # 200%: 480,000
+    notes = [ApplicationFactory(call=call, state="in_evaluation") for _ in range(5)]
+    for note in notes:
+        EvaluationResultFactory(
+            application=note,
+            stage="concept_note",
+            total=Decimal("40.00"),
+            section_scores={"relevance": "24.00", "design": "16.00"},
+        )
+    for note in notes[:4]:  # 4 x 120,000 = 480,000: exactly 200%
+        transition(note, "invite", manager)
+    with pytest.raises(GuardFailed):
+        transition(notes[4], "invite", manager)
+    assert reload(notes[4]).state == "in_evaluation"
