@@ -7,7 +7,10 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from reports.cli import export_cli
+
 grants_cli = AppGroup("grants", help="Grant lifecycle engine commands.")
+grants_cli.add_command(export_cli)
 
 ROOT = Path(__file__).resolve().parent.parent
 

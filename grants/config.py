@@ -68,6 +68,11 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
             "PROGRAMME_IMPLEMENTER", "International Centre for Migration Policy Development"
         ),
         "REFERENCE_PREFIX": env.get("REFERENCE_PREFIX", "MMD"),
+        # Open-data identifiers (reports/exports); the defaults stand in until the
+        # programme registers its own organisation identifier and 360Giving prefix.
+        "IATI_REPORTING_ORG_REF": env.get("IATI_REPORTING_ORG_REF", "XI-IATI-MMD"),
+        "GIVING360_PREFIX": env.get("GIVING360_PREFIX", "360G-MMD"),
+        "EXPORT_BASE_URL": env.get("EXPORT_BASE_URL", "https://grants.mmd.example.org"),
     }
     if environment == "testing":
         config["TESTING"] = True
