@@ -106,6 +106,13 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(notifications.bp)
     app.register_blueprint(admin.bp)
+    from .blueprints import evaluation, manage
+
+    app.register_blueprint(evaluation.bp)
+    app.register_blueprint(manage.bp)
+    from .blueprints import applicant
+
+    app.register_blueprint(applicant.bp)
 
 
 def register_commands(app: Flask) -> None:
