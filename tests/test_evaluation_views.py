@@ -185,13 +185,23 @@ def test_manager_runs_the_evaluation_through_the_screens(client, app, frozen_clo
     assignments = db.session.scalars(select(Assignment)).all()
     assert len(assignments) == 4 and all(a.due_at is not None for a in assignments)
 
+    panel_page = client.get(f"/manage/calls/{code}/panel/concept_note").get_data(as_text=True)
+    assert all(e.name in panel_page for e in evaluators) and "Remove" in panel_page
+    assert client.get(f"/manage/calls/{code}/admin-check").status_code == 200
     for assignment in assignments:
         evaluate(assignment, 4 if assignment.application_id == apps[0].id else 3)
+    sheet = client.get(f"/evaluation/assignments/{assignments[0].id}")
+    assert sheet.status_code == 200
+    assert assignments[0].evaluator.name in sheet.get_data(as_text=True)
+    consensus_page = client.get(f"/manage/applications/{apps[0].id}/consensus/concept_note")
+    assert consensus_page.status_code == 200
     overview = client.get(f"/manage/calls/{code}/evaluation/concept_note")
     assert overview.status_code == 200 and evaluators[0].name in overview.get_data(as_text=True)
 
     client.post(f"/manage/calls/{code}/results/concept_note", data={})
     assert len(db.session.scalars(select(EvaluationResult)).all()) == 2
+    results_page = client.get(f"/manage/calls/{code}/results/concept_note").get_data(as_text=True)
+    assert "40.00" in results_page and "30.00" in results_page
     ranking = client.get(f"/manage/calls/{code}/ranking/concept_note").get_data(as_text=True)
     assert "Confirm these decisions" in ranking
     fingerprint = ranking.split('name="fingerprint" type="hidden" value="')[1].split('"')[0]
