@@ -220,6 +220,32 @@ def current_data(app: Application, key: str) -> dict[str, Any]:
     raise NotFound(f"no section {key!r}")
 
 
+def form_values(key: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A section's data as the form shows it: the logframe as one row per indicator."""
+    if key != "logframe":
+        return data
+    rows = []
+    for objective in data.get("objectives") or []:
+        if "results" not in objective:
+            rows.append(objective)  # a posted row, shown as typed
+            continue
+        first_of_objective = True
+        for result in objective.get("results") or [{"result": "", "indicators": []}]:
+            first_of_result = True
+            for indicator in result.get("indicators") or [{}]:
+                rows.append(
+                    {
+                        "objective": objective.get("objective", "") if first_of_objective else "",
+                        "result": result.get("result", "") if first_of_result else "",
+                        "indicator": indicator.get("indicator", ""),
+                        "baseline": indicator.get("baseline", ""),
+                        "target": indicator.get("target", ""),
+                    }
+                )
+                first_of_objective = first_of_result = False
+    return {"objectives": rows}
+
+
 @dataclass(frozen=True)
 class BudgetSummary:
     by_heading: dict[str, Decimal]
@@ -477,23 +503,37 @@ def _clean(app: Application, key: str, data: dict[str, Any]) -> dict[str, Any]:
         _fail(errors)
         return out
     if key == "logframe":
-        rows = []
+        objectives: list[dict[str, Any]] = []
+        count = 0
         for n, raw in enumerate(data.get("objectives") or []):
+            if "results" in raw:  # already in the stored shape
+                objectives.append(raw)
+                continue
             row = {
                 k: _text(raw.get(k))
                 for k in ("objective", "result", "indicator", "baseline", "target")
             }
             if not any(row.values()):
                 continue
+            count += 1
             for field, value in row.items():
                 _limit(errors, f"objectives-{n}-{field}", value, LIMITS["row_text"])
-            if not row["objective"]:
-                errors.setdefault(f"objectives-{n}-objective", []).append("required")
-            rows.append(row)
-        if len(rows) > LIMITS["logframe_rows"]:
+            # A row without an objective continues the one above; likewise for results.
+            if row["objective"] or not objectives:
+                if not row["objective"]:
+                    errors.setdefault(f"objectives-{n}-objective", []).append("required")
+                objectives.append({"objective": row["objective"], "results": []})
+            results = objectives[-1]["results"]
+            if row["result"] or not results:
+                results.append({"result": row["result"], "indicators": []})
+            if row["indicator"] or row["baseline"] or row["target"]:
+                results[-1]["indicators"].append(
+                    {k: row[k] for k in ("indicator", "baseline", "target")}
+                )
+        if count > LIMITS["logframe_rows"]:
             errors["objectives"] = [f"at most {LIMITS['logframe_rows']} rows"]
         _fail(errors)
-        return {"objectives": rows}
+        return {"objectives": objectives}
     if key == "workplan":
         rows = []
         months = app.duration_months or call.duration_max_months
@@ -510,11 +550,13 @@ def _clean(app: Application, key: str, data: dict[str, Any]) -> dict[str, Any]:
             end = _int(errors, f"activities-{n}-end_month", raw.get("end_month"), 1, months)
             if start is not None and end is not None and end < start:
                 errors.setdefault(f"activities-{n}-end_month", []).append("before the start")
+            months = list(range(start, (end or start) + 1)) if start else []
             rows.append(
                 {
                     "activity": activity,
                     "start_month": start,
                     "end_month": end,
+                    "months": months,
                     "responsible": responsible,
                 }
             )
@@ -773,3 +815,98 @@ def dashboard(actor: User) -> list[DashboardRow]:
             )
         )
     return rows
+
+
+# --------------------------------------------------------------------------
+# Receipt
+# --------------------------------------------------------------------------
+
+
+def mandatory_attachments(app: Application) -> tuple[str, ...]:
+    return eligibility.call_rules(app.call).mandatory_attachments
+
+
+@dataclass(frozen=True)
+class ReceiptDocument:
+    content: bytes
+    filename: str
+    reference: str
+    sha256: str
+
+
+RECEIPT_LABELS = {
+    "en": {
+        "title": "Submission receipt",
+        "intro": "The application below was received by the MMD Grant Facility.",
+        "reference": "Reference number",
+        "call": "Call",
+        "stage": "Stage",
+        "applicant": "Lead applicant",
+        "action": "Title of the action",
+        "submitted_at": "Received at",
+        "by": "Submitted by",
+        "requested": "Amount requested",
+        "attachments": "Attachments",
+        "hash": "SHA-256 of the submitted content",
+        "hash_note": "This fingerprint identifies exactly what was submitted: any change to "
+        "the content would give another value.",
+        "concept_note": "Concept note",
+        "full_application": "Full application",
+    },
+    "fr": {
+        "title": "Accusé de réception",
+        "intro": "La demande ci-dessous a été reçue par la Facilité de subventions du MMD.",
+        "reference": "Numéro de référence",
+        "call": "Appel",
+        "stage": "Étape",
+        "applicant": "Demandeur principal",
+        "action": "Titre de l'action",
+        "submitted_at": "Reçue le",
+        "by": "Soumise par",
+        "requested": "Montant demandé",
+        "attachments": "Pièces jointes",
+        "hash": "SHA-256 du contenu soumis",
+        "hash_note": "Cette empreinte identifie exactement ce qui a été soumis : toute "
+        "modification du contenu donnerait une autre valeur.",
+        "concept_note": "Note conceptuelle",
+        "full_application": "Demande complète",
+    },
+}
+
+
+def receipt_context(submission: Submission, language: str) -> dict[str, Any]:
+    app = submission.application
+    local = submission.submitted_at.astimezone(app.call.zone)
+    snapshot = submission.snapshot
+    labels = RECEIPT_LABELS["fr" if language == "fr" else "en"]
+    submitter = db.session.get(User, submission.submitted_by_id)
+    stamp = submission.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "language": "fr" if language == "fr" else "en",
+        "labels": labels,
+        "document": {
+            "title": f"{labels['title']} {snapshot.get('reference')}",
+            "author": "MMD Grant Facility",
+            "created": stamp,
+            "modified": stamp,
+        },
+        "snapshot": snapshot,
+        "submission": submission,
+        "application": app,
+        "call": app.call,
+        "received": f"{local:%Y-%m-%d %H:%M:%S} ({app.call.time_zone})",
+        "submitter": submitter.name if submitter else "",
+        "requested": Decimal(snapshot["requested_amount"])
+        if snapshot.get("requested_amount")
+        else None,
+    }
+
+
+def receipt_pdf(actor: Actor, application_id: int, language: str) -> ReceiptDocument:
+    """The receipt of the latest submission as PDF, carrying the snapshot's hash."""
+    from reports.pdf import render_pdf
+
+    submission = latest_submission(actor, application_id)
+    reference = submission.snapshot.get("reference") or submission.application.reference or ""
+    content = render_pdf("receipt.html", receipt_context(submission, language))
+    return ReceiptDocument(content, f"receipt-{reference}.pdf", reference, submission.sha256)

@@ -194,7 +194,7 @@ def upload(
         sha256=digest.hexdigest(),
         uploaded_by_id=actor.id,
     )
-    db.session.add(attachment)
+    app.attachments.append(attachment)
     try:
         db.session.commit()
     except BaseException:
@@ -227,6 +227,6 @@ def delete(actor: User, application_id: int, attachment_id: int) -> None:
     if not allowed:
         raise PermissionDenied(allowed.reason)
     path = upload_folder() / found.stored_name
-    db.session.delete(found)
+    found.application.attachments.remove(found)
     db.session.commit()
     path.unlink(missing_ok=True)
