@@ -106,8 +106,9 @@ def use_default_grid(call: Call, stage: str, actor: Actor) -> Grid:
     return grid
 
 
-def update_grid(call: Call, stage: str, actor: Actor, total_threshold: Any,
-                minimums: Mapping[str, Any]) -> Grid:
+def update_grid(
+    call: Call, stage: str, actor: Actor, total_threshold: Any, minimums: Mapping[str, Any]
+) -> Grid:
     """The total threshold and each section's minimum (empty for none)."""
     grid = _editable_grid(call, stage, actor)
     threshold = _decimal(total_threshold, "total_threshold")
@@ -134,16 +135,20 @@ def update_grid(call: Call, stage: str, actor: Actor, total_threshold: Any,
     return grid
 
 
-def add_section(call: Call, stage: str, actor: Actor, code: str, title: str,
-                minimum: Any = None) -> GridSection:
+def add_section(
+    call: Call, stage: str, actor: Actor, code: str, title: str, minimum: Any = None
+) -> GridSection:
     grid = _editable_grid(call, stage, actor)
     code, title = code.strip(), title.strip()
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", code):
-        raise ValidationFailed("a section code is lower-case letters, digits and _",
-                               {"code": ["letters, digits and _"]})
+        raise ValidationFailed(
+            "a section code is lower-case letters, digits and _",
+            {"code": ["letters, digits and _"]},
+        )
     if any(s.code == code for s in grid.sections) or not title:
-        raise ValidationFailed("the code must be new and the title given",
-                               {"code": ["already used or title missing"]})
+        raise ValidationFailed(
+            "the code must be new and the title given", {"code": ["already used or title missing"]}
+        )
     section = GridSection(
         code=code,
         title=title,
@@ -164,9 +169,18 @@ def delete_section(call: Call, stage: str, actor: Actor, section_id: int) -> Non
     db.session.commit()
 
 
-def save_criterion(call: Call, stage: str, actor: Actor, *, section_id: int, code: str,
-                   title: str, guidance: str, weight: int,
-                   criterion_id: int | None = None) -> Criterion:
+def save_criterion(
+    call: Call,
+    stage: str,
+    actor: Actor,
+    *,
+    section_id: int,
+    code: str,
+    title: str,
+    guidance: str,
+    weight: int,
+    criterion_id: int | None = None,
+) -> Criterion:
     """Add a criterion to a section, or change one (title, guidance, weight)."""
     grid = _editable_grid(call, stage, actor)
     section = next((s for s in grid.sections if s.id == section_id), None)
@@ -176,8 +190,9 @@ def save_criterion(call: Call, stage: str, actor: Actor, *, section_id: int, cod
         raise ValidationFailed("the weight is x1 or x2", {"weight": ["1 or 2"]})
     code, title = code.strip(), title.strip()
     if not code or not title:
-        raise ValidationFailed("a criterion needs a code and a title",
-                               {"title": ["required"], "code": ["required"]})
+        raise ValidationFailed(
+            "a criterion needs a code and a title", {"title": ["required"], "code": ["required"]}
+        )
     codes = {c.code: c.id for s in grid.sections for c in s.criteria}
     if code in codes and codes[code] != criterion_id:
         raise ValidationFailed(f"criterion code {code} is already used", {"code": ["in use"]})
@@ -245,15 +260,19 @@ def assignment_for(assignment_id: int, actor: Actor) -> Assignment:
     return assignment
 
 
-def declare(assignment: Assignment, actor: Actor, *, has_conflict: bool,
-            statement: str | None = None) -> Assignment:
+def declare(
+    assignment: Assignment, actor: Actor, *, has_conflict: bool, statement: str | None = None
+) -> Assignment:
     """The evaluator's declaration before seeing the content: accept, or recuse (replaced)."""
     statement = (statement or "").strip() or None
     if has_conflict:
         return transition(assignment, "recuse", actor, comment=statement)
     return transition(
-        assignment, "accept", actor,
-        comment=statement or "I declare that I have no conflict of interest and will keep "
+        assignment,
+        "accept",
+        actor,
+        comment=statement
+        or "I declare that I have no conflict of interest and will keep "
         "the application confidential.",
     )
 
@@ -350,8 +369,9 @@ def save_score(
     return existing
 
 
-def save_scores(assignment: Assignment, entries: Mapping[int, tuple[int | None, str]],
-                actor: Actor) -> list[Score]:
+def save_scores(
+    assignment: Assignment, entries: Mapping[int, tuple[int | None, str]], actor: Actor
+) -> list[Score]:
     """Save the sheet as a draft: every criterion given a score (comments may come later)."""
     saved = [
         save_score(assignment, criterion_id, score, (comment or "").strip(), actor)
@@ -386,8 +406,11 @@ def scoring_sheet(assignment: Assignment, actor: Actor) -> list[tuple[GridSectio
         (
             section,
             [
-                SheetRow(c, mine[c.id].score if c.id in mine else None,
-                         mine[c.id].comment if c.id in mine else "")
+                SheetRow(
+                    c,
+                    mine[c.id].score if c.id in mine else None,
+                    mine[c.id].comment if c.id in mine else "",
+                )
                 for c in section.criteria
             ],
         )
@@ -456,8 +479,16 @@ def _carried_value(application: Application, code: str) -> Decimal:
     return Decimal(str(earlier.section_scores.get(code, 0))) if earlier else Decimal(0)
 
 
-def _store(application: Application, stage: str, grid: Grid, sections: dict[str, Decimal],
-           actor: Actor, method: str, justification: str | None, final: bool) -> EvaluationResult:
+def _store(
+    application: Application,
+    stage: str,
+    grid: Grid,
+    sections: dict[str, Decimal],
+    actor: Actor,
+    method: str,
+    justification: str | None,
+    final: bool,
+) -> EvaluationResult:
     total = sum(sections.values(), Decimal(0))
     passes = total >= grid.total_threshold and all(
         sections.get(s.code, Decimal(0)) >= s.minimum
@@ -512,14 +543,20 @@ def compute_result(
     return _store(application, stage, grid, sections, actor, "mean", None, final)
 
 
-def record_consensus(application: Application, stage: str, actor: Actor,
-                     section_scores: Mapping[str, Any], justification: str) -> EvaluationResult:
+def record_consensus(
+    application: Application,
+    stage: str,
+    actor: Actor,
+    section_scores: Mapping[str, Any],
+    justification: str,
+) -> EvaluationResult:
     """A consensus score agreed by the committee, per section, with its justification."""
     _require_manager(actor)
     justification = (justification or "").strip()
     if not justification:
-        raise ValidationFailed("a consensus score needs its justification",
-                               {"justification": ["required"]})
+        raise ValidationFailed(
+            "a consensus score needs its justification", {"justification": ["required"]}
+        )
     if application.state not in _evaluating(application.call, stage):
         raise ValidationFailed(f"{application.label} is {application.state}, not under evaluation")
     grid = application.call.grid_for(stage)
@@ -560,8 +597,7 @@ def compute_results(call: Call, stage: str, actor: Actor) -> ResultsRound:
     applications = list(
         db.session.scalars(
             select(Application)
-            .where(Application.call_id == call.id,
-                   Application.state.in_(_evaluating(call, stage)))
+            .where(Application.call_id == call.id, Application.state.in_(_evaluating(call, stage)))
             .order_by(Application.id)
         )
     )
@@ -676,8 +712,9 @@ def panel_figures(call: Call, stage: str) -> PanelFigures:
         if gap is not None and len(mine) >= 2:
             leaning = "harsh" if gap < -NOTABLE_GAP else "lenient" if gap > NOTABLE_GAP else ""
         figures.append(
-            EvaluatorFigures(evaluator, counts[evaluator_id], len(mine), mean, _spread(mine),
-                             gap, leaning)
+            EvaluatorFigures(
+                evaluator, counts[evaluator_id], len(mine), mean, _spread(mine), gap, leaning
+            )
         )
     return PanelFigures(figures, panel_mean, panel_spread, maximum, totals)
 
@@ -707,8 +744,13 @@ def evaluator_assignments(evaluator: User) -> list[Assignment]:
     closed = ("recused", "removed")
     return sorted(
         assignments,
-        key=lambda a: (a.state in closed, a.state == "submitted",
-                       a.due_at is None, a.due_at or a.assigned_at, a.id),
+        key=lambda a: (
+            a.state in closed,
+            a.state == "submitted",
+            a.due_at is None,
+            a.due_at or a.assigned_at,
+            a.id,
+        ),
     )
 
 

@@ -59,8 +59,14 @@ def _require_manager(actor: Actor) -> None:
         raise PermissionDenied("programme managers only")
 
 
-def _audit(actor: Actor, obj: Assignment | PanelMember, event: str, comment: str | None,
-           to_state: str | None, data: dict[str, object]) -> None:
+def _audit(
+    actor: Actor,
+    obj: Assignment | PanelMember,
+    event: str,
+    comment: str | None,
+    to_state: str | None,
+    data: dict[str, object],
+) -> None:
     db.session.add(
         AuditEvent(
             occurred_at=now(),
@@ -119,12 +125,14 @@ def add_to_panel(call: Call, evaluator: User, actor: Actor) -> PanelMember:
     )
     if existing is not None:
         raise ValidationFailed(f"{evaluator.name} is already on the panel of {call.code}")
-    member = PanelMember(call_id=call.id, evaluator_id=evaluator.id, added_by_id=actor.id,
-                         added_at=now())
+    member = PanelMember(
+        call_id=call.id, evaluator_id=evaluator.id, added_by_id=actor.id, added_at=now()
+    )
     db.session.add(member)
     db.session.flush()
-    _audit(actor, member, "add_to_panel", None, None,
-           {"call": call.code, "evaluator_id": evaluator.id})
+    _audit(
+        actor, member, "add_to_panel", None, None, {"call": call.code, "evaluator_id": evaluator.id}
+    )
     db.session.commit()
     return member
 
@@ -152,8 +160,14 @@ def remove_from_panel(call: Call, evaluator: User, actor: Actor) -> None:
         raise ValidationFailed(
             f"{evaluator.name} has {pending} unfinished assignment(s); remove those first"
         )
-    _audit(actor, member, "remove_from_panel", None, None,
-           {"call": call.code, "evaluator_id": evaluator.id})
+    _audit(
+        actor,
+        member,
+        "remove_from_panel",
+        None,
+        None,
+        {"call": call.code, "evaluator_id": evaluator.id},
+    )
     db.session.delete(member)
     db.session.commit()
 
@@ -287,8 +301,15 @@ def _live_counts(app_ids: list[int], stage: str) -> Counter[int]:
     return Counter(dict(rows.all()))
 
 
-def _create(application: Application, evaluator_id: int, stage: str, actor: Actor,
-            due_at: datetime | None, comment: str | None, automatic: bool) -> Assignment:
+def _create(
+    application: Application,
+    evaluator_id: int,
+    stage: str,
+    actor: Actor,
+    due_at: datetime | None,
+    comment: str | None,
+    automatic: bool,
+) -> Assignment:
     assignment = Assignment(
         application_id=application.id,
         evaluator_id=evaluator_id,
@@ -300,14 +321,25 @@ def _create(application: Application, evaluator_id: int, stage: str, actor: Acto
     )
     db.session.add(assignment)
     db.session.flush()
-    _audit(actor, assignment, "assign", comment, "invited",
-           {"automatic": automatic, "evaluator_id": evaluator_id,
-            "application_id": application.id, "stage": stage})
+    _audit(
+        actor,
+        assignment,
+        "assign",
+        comment,
+        "invited",
+        {
+            "automatic": automatic,
+            "evaluator_id": evaluator_id,
+            "application_id": application.id,
+            "stage": stage,
+        },
+    )
     return assignment
 
 
-def _pick(call: Call, app_id: int, panel_ids: list[int], loads: Counter[int],
-          ctx: _Context) -> int | None:
+def _pick(
+    call: Call, app_id: int, panel_ids: list[int], loads: Counter[int], ctx: _Context
+) -> int | None:
     eligible = [e for e in panel_ids if not _exclusions(call, app_id, e, ctx)]
     if not eligible:
         return None
@@ -320,8 +352,9 @@ class AssignmentRound:
     short: dict[str, int]  # application label -> evaluators still missing
 
 
-def auto_assign(call: Call, stage: str, actor: Actor, *, due_at: datetime | None = None,
-                commit: bool = True) -> AssignmentRound:
+def auto_assign(
+    call: Call, stage: str, actor: Actor, *, due_at: datetime | None = None, commit: bool = True
+) -> AssignmentRound:
     """Give every application under evaluation at the stage its evaluators, balancing the load.
 
     Applications that cannot get enough eligible evaluators get as many as there are and
@@ -332,8 +365,10 @@ def auto_assign(call: Call, stage: str, actor: Actor, *, due_at: datetime | None
     applications = list(
         db.session.scalars(
             select(Application)
-            .where(Application.call_id == call.id,
-                   Application.state.in_(evaluating_states(call, stage)))
+            .where(
+                Application.call_id == call.id,
+                Application.state.in_(evaluating_states(call, stage)),
+            )
             .order_by(Application.id)
         )
     )
@@ -361,8 +396,14 @@ def auto_assign(call: Call, stage: str, actor: Actor, *, due_at: datetime | None
     return AssignmentRound(created, short)
 
 
-def add_evaluator(application: Application, stage: str, actor: Actor, *,
-                  due_at: datetime | None = None, comment: str | None = None) -> Assignment | None:
+def add_evaluator(
+    application: Application,
+    stage: str,
+    actor: Actor,
+    *,
+    due_at: datetime | None = None,
+    comment: str | None = None,
+) -> Assignment | None:
     """One more evaluator for the application, chosen by the rules (not committed).
 
     Used for a replacement after a recusal and for a further evaluator when totals
@@ -383,8 +424,15 @@ def exclusions(application: Application, evaluator: User, stage: str) -> list[st
     return _exclusions(application.call, application.id, evaluator.id, ctx)
 
 
-def assign_manually(application: Application, evaluator: User, actor: Actor, comment: str, *,
-                    stage: str | None = None, due_at: datetime | None = None) -> Assignment:
+def assign_manually(
+    application: Application,
+    evaluator: User,
+    actor: Actor,
+    comment: str,
+    *,
+    stage: str | None = None,
+    due_at: datetime | None = None,
+) -> Assignment:
     """A manager's own choice of evaluator, within the rules, with a reason (audited)."""
     _require_manager(actor)
     stage = stage or application.stage
@@ -401,22 +449,26 @@ def assign_manually(application: Application, evaluator: User, actor: Actor, com
         raise ValidationFailed(f"{evaluator.name} is not on the panel of {application.call.code}")
     reasons = exclusions(application, evaluator, stage)
     if reasons:
-        raise ValidationFailed(f"{evaluator.name} cannot evaluate {application.label}", {
-            "evaluator": reasons
-        })
+        raise ValidationFailed(
+            f"{evaluator.name} cannot evaluate {application.label}", {"evaluator": reasons}
+        )
     assignment = _create(application, evaluator.id, stage, actor, due_at, comment.strip(), False)
     db.session.commit()
     return assignment
 
 
-def remove_assignment(assignment: Assignment, actor: Actor, comment: str, *,
-                      replace: bool = True) -> Assignment | None:
+def remove_assignment(
+    assignment: Assignment, actor: Actor, comment: str, *, replace: bool = True
+) -> Assignment | None:
     """Withdraw an evaluator from an application (audited); optionally assign a replacement."""
     transition(assignment, "remove", actor, comment=comment, commit=False)
     replacement = None
     if replace:
         replacement = add_evaluator(
-            assignment.application, assignment.stage, actor, due_at=assignment.due_at,
+            assignment.application,
+            assignment.stage,
+            actor,
+            due_at=assignment.due_at,
             comment=f"replaces assignment {assignment.id}",
         )
     from .transitions import commit

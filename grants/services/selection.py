@@ -71,8 +71,9 @@ class Proposal:
         return self.result is not None and not self.missing and bool(self.lines)
 
     def outcome_of(self, application_id: int) -> str | None:
-        return next((ln.outcome for ln in self.lines if ln.row.application_id == application_id),
-                    None)
+        return next(
+            (ln.outcome for ln in self.lines if ln.row.application_id == application_id), None
+        )
 
 
 def thresholds(call: Call, stage: str) -> rules.Thresholds:
@@ -115,17 +116,28 @@ def _rows(call: Call, stage: str) -> tuple[list[Row], list[str]]:
         .join(Organisation, Organisation.id == Application.organisation_id)
         .outerjoin(
             EvaluationResult,
-            (EvaluationResult.application_id == Application.id)
-            & (EvaluationResult.stage == stage),
+            (EvaluationResult.application_id == Application.id) & (EvaluationResult.stage == stage),
         )
         .outerjoin(evaluations, evaluations.c.application_id == Application.id)
-        .where(Application.call_id == call.id,
-               Application.state.in_(evaluating_states(call, stage)))
+        .where(
+            Application.call_id == call.id, Application.state.in_(evaluating_states(call, stage))
+        )
         .order_by(Application.id)
     )
     rows, missing = [], []
-    for (app_id, reference, title, lot_id, requested, organisation, total, sections, method,
-         final, n) in db.session.execute(query):
+    for (
+        app_id,
+        reference,
+        title,
+        lot_id,
+        requested,
+        organisation,
+        total,
+        sections,
+        method,
+        final,
+        n,
+    ) in db.session.execute(query):
         label = reference or f"#{app_id}"
         if total is None or not final:
             missing.append(label)
@@ -190,12 +202,18 @@ def build_proposal(call: Call, stage: str) -> Proposal:
     digest = hashlib.sha256()
     for line in lines:
         digest.update(
-            f"{line.row.application_id}:{line.outcome}:{line.row.total}:{line.row.requested};"
-            .encode()
+            f"{line.row.application_id}:{line.outcome}:{line.row.total}:{line.row.requested};".encode()
         )
     digest.update(("missing:" + ",".join(missing)).encode())
-    return Proposal(call, stage, result, lines, missing, result.budgets and dict(result.budgets),
-                    digest.hexdigest())
+    return Proposal(
+        call,
+        stage,
+        result,
+        lines,
+        missing,
+        result.budgets and dict(result.budgets),
+        digest.hexdigest(),
+    )
 
 
 def confirm(call: Call, stage: str, actor: Actor, fingerprint: str) -> dict[str, int]:
@@ -243,9 +261,9 @@ def _event(stage: str, line: Line) -> tuple[str, str | None]:
 
 def summary(proposal: Proposal) -> dict[str, Any]:
     """Totals for the screen and the committee report."""
+
     def amount(outcome: str) -> Decimal:
-        return sum((ln.row.requested for ln in proposal.lines if ln.outcome == outcome),
-                   Decimal(0))
+        return sum((ln.row.requested for ln in proposal.lines if ln.outcome == outcome), Decimal(0))
 
     return {
         "selected": sum(1 for ln in proposal.lines if ln.outcome == "selected"),
