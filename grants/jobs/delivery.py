@@ -18,16 +18,26 @@ sends a second copy with the same Message-ID, which mail stores that deduplicate
 on Message-ID drop; no software can close that window without the receiving
 server's help (RFC 1047). File mode writes the same file name on every attempt,
 so it is exactly once.
+
+Cost. A delivery is two single-statement transactions (the claim, an UPDATE ...
+RETURNING that also reads the row, and the final UPDATE) on a connection in
+autocommit mode; rq workers keep that connection, like the SMTP connection, for
+their whole life (`worker_connection`). Each statement is atomic on its own, so
+the claim is exactly as exclusive as a claim followed by a COMMIT.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app, has_app_context, render_template
 from jinja2 import TemplateNotFound
-from sqlalchemy import update
+from sqlalchemy import Connection, Row, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..clock import now
@@ -46,6 +56,17 @@ DECISION_EVENTS = frozenset(
     {"reject_admin", "reject_admin_full", "reject", "select", "reserve", "award",
      "declare_ineligible", "lapse"}
 )
+_TABLE = OutboxMessage.__table__
+# What a delivery needs of its row; the claim returns it, so nothing is read twice.
+_CLAIMED_COLUMNS = (
+    _TABLE.c.id, _TABLE.c.created_at, _TABLE.c.kind, _TABLE.c.recipient_email,
+    _TABLE.c.language, _TABLE.c.object_type, _TABLE.c.object_id, _TABLE.c.context,
+    _TABLE.c.attempts,
+)
+# The connection a worker keeps between jobs (see worker_connection), per engine.
+_held: dict[str, Any] = {"enabled": False, "engine": None, "connection": None}
+# Template chosen per kind, while the templates cannot change under us (no auto-reload).
+_chosen: dict[tuple[int, str], tuple[str, bool]] = {}
 
 
 def backoff(attempts: int) -> timedelta:
@@ -65,88 +86,164 @@ def template_names(kind: str) -> list[str]:
     return names
 
 
-def render(message: OutboxMessage) -> tuple[str, str, str | None]:
-    """Subject, text and HTML of a message, in the recipient's language."""
-    context = {"message": message, "ctx": message.context, "lang": message.language}
-    names = template_names(message.kind)
+def _choose_template(kind: str) -> tuple[str, bool]:
+    """The first of template_names(kind) that exists, and whether it has an HTML part."""
+    env = current_app.jinja_env
+    key = (id(env), kind)
+    if key in _chosen:
+        return _chosen[key]
+    names = template_names(kind)
     for name in names:
         try:
-            subject = render_template(f"{name}.subject.txt", **context).strip()
-            text = render_template(f"{name}.txt", **context)
+            env.get_template(f"{name}.subject.txt")
+            env.get_template(f"{name}.txt")
         except TemplateNotFound:
             continue
         try:
-            html = render_template(f"{name}.html", **context)
+            env.get_template(f"{name}.html")
+            chosen = (name, True)
         except TemplateNotFound:
-            html = None
-        return subject, text, html
+            chosen = (name, False)
+        if not env.auto_reload:  # templates are fixed for the life of the process
+            _chosen[key] = chosen
+        return chosen
     raise TemplateNotFound(names[-1])
 
 
-def message_id(message: OutboxMessage) -> str:
+def render(message: Any) -> tuple[str, str, str | None]:
+    """Subject, text and HTML of a message (an outbox row), in the recipient's language."""
+    context = {"message": message, "ctx": message.context, "lang": message.language}
+    name, has_html = _choose_template(message.kind)
+    subject = render_template(f"{name}.subject.txt", **context).strip()
+    text = render_template(f"{name}.txt", **context)
+    html = render_template(f"{name}.html", **context) if has_html else None
+    return subject, text, html
+
+
+def message_id(message: Any) -> str:
     """The same on every attempt of a row, different for every row of every database."""
     domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "grants"
     stamp = int(message.created_at.timestamp() * 1000)
     return f"<outbox-{message.id}-{stamp}@{domain}>"
 
 
+def _claim_statement(outbox_id: int) -> Any:
+    moment = now()
+    return (
+        update(_TABLE)
+        .where(
+            _TABLE.c.id == outbox_id,
+            _TABLE.c.status == "pending",
+            _TABLE.c.next_attempt_at <= moment,
+        )
+        .values(next_attempt_at=moment + LEASE, attempts=_TABLE.c.attempts + 1)
+        .returning(*_CLAIMED_COLUMNS)
+    )
+
+
+def claim_row(connection: Connection | Session, outbox_id: int) -> Row[Any] | None:
+    """Take the row for one attempt and return it; None when it is sent, failed,
+    claimed or not due. The caller commits (an autocommit connection already has)."""
+    return connection.execute(_claim_statement(outbox_id)).first()
+
+
 def claim(session: Session, outbox_id: int) -> bool:
     """Take the row for one attempt; False when it is sent, failed, claimed or not due."""
-    moment = now()
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == outbox_id,
-            OutboxMessage.status == "pending",
-            OutboxMessage.next_attempt_at <= moment,
-        )
-        .values(next_attempt_at=moment + LEASE, attempts=OutboxMessage.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
+    row = claim_row(session, outbox_id)
     session.commit()
-    return result.rowcount == 1
+    return row is not None
+
+
+@contextmanager
+def worker_connection() -> Iterator[None]:
+    """Keep one autocommit connection for every delivery in this block (an rq worker's life)."""
+    _held["enabled"] = True
+    try:
+        yield
+    finally:
+        _held["enabled"] = False
+        _drop_held()
+
+
+def _drop_held() -> None:
+    connection = _held["connection"]
+    _held.update(engine=None, connection=None)
+    if connection is not None:
+        try:
+            connection.close()
+        except Exception:  # a broken connection: closing it is all that was wanted
+            log.debug("closing the kept delivery connection failed", exc_info=True)
+
+
+def _kept_connection() -> Connection:
+    engine = db.engine
+    held = _held["connection"]
+    if held is None or _held["engine"] is not engine or held.closed or held.invalidated:
+        _drop_held()
+        held = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        _held.update(engine=engine, connection=held)
+    return held
 
 
 def deliver(outbox_id: int) -> str:
     """Send the message if it is due and unclaimed; returns its status afterwards."""
-    with Session(db.engine, expire_on_commit=False) as session:
-        if not claim(session, outbox_id):
-            message = session.get(OutboxMessage, outbox_id)
-            return "missing" if message is None else message.status
-        message = session.get(OutboxMessage, outbox_id)
-        assert message is not None  # just claimed
-        try:
-            subject, text, html = render(message)
-            mail = build_message(
-                message.recipient_email, subject, text, html, message_id=message_id(message)
-            )
-            send(mail, f"outbox-{message.id:08d}")
-        except Exception as exc:
-            _record_failure(session, outbox_id, exc)
-            return session.get(OutboxMessage, outbox_id).status  # type: ignore[union-attr]
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "pending")
-            .values(status="sent", sent_at=now(), last_error=None)
-            .execution_options(synchronize_session=False)
+    if not _held["enabled"]:
+        with db.engine.connect() as pooled:
+            connection = pooled.execution_options(isolation_level="AUTOCOMMIT")
+            return _deliver(connection, outbox_id, claim_row(connection, outbox_id))
+    try:
+        connection = _kept_connection()
+        row = claim_row(connection, outbox_id)
+    except DBAPIError as exc:
+        _drop_held()
+        if not exc.connection_invalidated:
+            raise
+        # The kept connection died while idle (the database restarted). Whether or not
+        # the claim reached the database, claiming again on a fresh connection is safe:
+        # a claim that did commit makes this one find the row taken.
+        connection = _kept_connection()
+        row = claim_row(connection, outbox_id)
+    try:
+        return _deliver(connection, outbox_id, row)
+    except BaseException:
+        _drop_held()  # its state is unknown after an error: the next job starts afresh
+        raise
+
+
+def _deliver(connection: Connection, outbox_id: int, row: Row[Any] | None) -> str:
+    if row is None:
+        status = connection.scalar(select(_TABLE.c.status).where(_TABLE.c.id == outbox_id))
+        return "missing" if status is None else str(status)
+    try:
+        subject, text, html = render(row)
+        mail = build_message(row.recipient_email, subject, text, html, message_id=message_id(row))
+        send(mail, f"outbox-{row.id:08d}")
+    except Exception as exc:
+        return _record_failure(connection, row, exc)
+    connection.execute(
+        update(_TABLE)
+        .where(_TABLE.c.id == outbox_id, _TABLE.c.status == "pending")
+        .values(status="sent", sent_at=now(), last_error=None)
+    )
+    return "sent"
+
+
+def _record_failure(connection: Connection, row: Row[Any], exc: Exception) -> str:
+    status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
+    connection.execute(
+        update(_TABLE)
+        .where(_TABLE.c.id == row.id, _TABLE.c.status == "pending")
+        .values(
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            next_attempt_at=now() + backoff(row.attempts),
+            status=status,
         )
-        session.commit()
-        return "sent"
-
-
-def _record_failure(session: Session, outbox_id: int, exc: Exception) -> None:
-    session.rollback()
-    message = session.get(OutboxMessage, outbox_id, populate_existing=True)
-    assert message is not None
-    message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-    message.next_attempt_at = now() + backoff(message.attempts)
-    if message.attempts >= MAX_ATTEMPTS:
-        message.status = "failed"
-    session.commit()
+    )
     log.warning(
         "delivery of outbox message %s failed (attempt %s, %s): %s",
-        outbox_id, message.attempts, message.status, exc,
+        row.id, row.attempts, status, exc,
     )
+    return status
 
 
 def deliver_job(outbox_id: int) -> str:

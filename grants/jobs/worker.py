@@ -30,20 +30,26 @@ def run_worker(*, burst: bool = False, fork: bool = True, with_scheduler: bool =
 
     fork=True runs each job in a fresh child (rq's default: a crashing job cannot harm
     the worker); fork=False runs jobs in the worker process, which keeps the database
-    pool and the SMTP connection warm and is several times faster for mail.
+    pool and the SMTP connection warm and is several times faster for mail; the
+    deliveries then share one database connection (see delivery.worker_connection).
     """
     global _app
     from rq import SimpleWorker, Worker
 
     from .. import mail
     from . import queue
+    from .delivery import worker_connection
 
     _app = current_app._get_current_object()  # type: ignore[attr-defined]
     worker_class = Worker if fork else SimpleWorker
     rq_queue = queue()
     worker = worker_class([rq_queue], connection=rq_queue.connection)
     try:
-        worker.work(burst=burst, with_scheduler=with_scheduler)
+        if fork:  # each job runs in a child: nothing can be kept between jobs
+            worker.work(burst=burst, with_scheduler=with_scheduler)
+        else:
+            with worker_connection():
+                worker.work(burst=burst, with_scheduler=with_scheduler)
     finally:
         mail.close()
 
