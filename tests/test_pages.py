@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -35,6 +35,20 @@ def login(client, email: str, password: str = PASSWORD, next_: str | None = None
     )
 
 
+def shows_local_time(html: str, day: str, hour: str, zone: str) -> bool:
+    """The moment appears as the call's local time, however the locale writes it."""
+    plain = f"{day} {hour}"
+    day_obj = date.fromisoformat(day)
+    h, m = (int(x) for x in hour.split(":"))
+    twelve = f"{(h - 1) % 12 + 1}:{m:02d}"
+    written = (
+        plain in html
+        or f"{day_obj:%b} {day_obj.day}, {day_obj.year}, {twelve}" in html
+        or f"{day_obj.day} {day_obj:%b} {day_obj.year}" in html
+    )
+    return written and zone in html
+
+
 def page(client, url: str) -> str:  # type: ignore[no-untyped-def]
     response = client.get(url)
     assert response.status_code == 200, (url, response.status_code)
@@ -64,7 +78,7 @@ def test_the_front_page_lists_the_published_calls_only(client, calls):
     assert "Call still being drafted" not in html and "/calls/C23" not in html
     assert "Call that was cancelled" not in html
     # the deadline is shown in the call's own time zone
-    assert "2026-12-01 17:00 (Europe/Brussels)" in html
+    assert shows_local_time(html, "2026-12-01", "17:00", "Europe/Brussels")
 
 
 def test_the_front_page_says_when_nothing_is_published(client, app):
@@ -75,10 +89,11 @@ def test_the_front_page_says_when_nothing_is_published(client, app):
 def test_a_call_page_shows_the_call(client, calls):
     html = page(client, "/calls/C21")
     assert "Call for diaspora-led actions" in html
-    assert "2026-12-01 17:00 (Europe/Brussels)" in html
-    assert "2027-01-15 17:00 (Europe/Brussels)" in html  # full applications, on invitation
+    assert shows_local_time(html, "2026-12-01", "17:00", "Europe/Brussels")
+    # full applications, on invitation
+    assert shows_local_time(html, "2027-01-15", "17:00", "Europe/Brussels")
     assert "Two stages" in html
-    assert "EUR 100,000.00" in html and "EUR 150,000.00" in html
+    assert "100,000.00" in html and "150,000.00" in html  # grant size, however written
     assert "Rabat Process" in html and "Khartoum Process" in html
     assert "One stage" in page(client, "/calls/C22")
 
