@@ -55,7 +55,8 @@ def test_in_app_list_with_read_and_unread(frozen_clock: Any, client: Any, world:
     _login(client, "editor@example.org")
     page = client.get("/notifications/")
     assert page.status_code == 200
-    assert b"2 unread" in page.data and b"withdrawn" in page.data
+    # The colleague reads French: the state is named in French.
+    assert b"2 unread" in page.data and "retiré".encode() in page.data
 
     first = notifications.list_for(world.colleague)[0]
     client.post(f"/notifications/{first.id}/read", data={"read": "1"})

@@ -47,12 +47,28 @@ REMINDER_KINDS = (
 # Events whose notice is part of the procedure (receipts, decisions, contract, money).
 _LEGAL_EVENTS = {
     "application": {
-        "submit", "submit_full", "reject_admin", "reject_admin_full", "invite", "reject",
-        "select", "reserve", "award", "declare_ineligible", "lapse", "withdraw",
+        "submit",
+        "submit_full",
+        "reject_admin",
+        "reject_admin_full",
+        "invite",
+        "reject",
+        "select",
+        "reserve",
+        "award",
+        "declare_ineligible",
+        "lapse",
+        "withdraw",
     },
     "grant": {
-        "send_for_signature", "sign", "suspend", "resume", "end_implementation", "close",
-        "terminate", "lapse",
+        "send_for_signature",
+        "sign",
+        "suspend",
+        "resume",
+        "end_implementation",
+        "close",
+        "terminate",
+        "lapse",
     },
     "payment": {"pay", "reject"},
     "reminder": {"report_overdue"},
@@ -229,11 +245,14 @@ def list_for(user: User, *, unread_only: bool = False, limit: int = 200) -> list
 
 
 def unread_count(user: User) -> int:
-    return db.session.scalar(
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 def mark_read(user: User, notification_id: int, read: bool = True) -> Notification:

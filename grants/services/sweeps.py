@@ -105,7 +105,8 @@ def lapse_contracts() -> int:
     expired = [
         grant
         for grant in grants
-        if moment > grant.sent_for_signature_at  # type: ignore[operator]
+        if moment
+        > grant.sent_for_signature_at  # type: ignore[operator]
         + timedelta(days=grant.application.call.signature_period_days)
     ]
     return sum(_fire(grant, "lapse") for grant in expired)
@@ -117,9 +118,7 @@ def _step(left: timedelta, steps: tuple[int, ...]) -> int | None:
     return min(due) if due else None
 
 
-def _announce(
-    kind: str, users: list[User], obj: Any, context: dict[str, Any], key: str
-) -> int:
+def _announce(kind: str, users: list[User], obj: Any, context: dict[str, Any], key: str) -> int:
     """Queue and commit one announcement; a unique-key clash means another run sent it."""
     try:
         count = notifications.notify_all(kind, users, obj, context, key)
@@ -230,9 +229,7 @@ def report_reminders() -> int:
     today = now().date()
     horizon = today + timedelta(days=max(REPORT_REMINDER_DAYS))
     reports = db.session.scalars(
-        select(Report)
-        .where(Report.state == "due", Report.due_date <= horizon)
-        .order_by(Report.id)
+        select(Report).where(Report.state == "due", Report.due_date <= horizon).order_by(Report.id)
     ).all()
     sent = 0
     for report in reports:
@@ -247,9 +244,7 @@ def report_reminders() -> int:
                 continue
             kind, key = "reminder.report_due", f"report_due:{report.id}:{step}"
             context["days"] = step
-        sent += _announce(
-            kind, notifications.recipients("applicant", report), report, context, key
-        )
+        sent += _announce(kind, notifications.recipients("applicant", report), report, context, key)
     return sent
 
 
@@ -296,8 +291,11 @@ def daily_digests() -> int:
                 context={
                     "recipient_name": user.name,
                     "items": [
-                        {"kind": item.kind, "created_at": item.created_at.isoformat(),
-                         **item.context}
+                        {
+                            "kind": item.kind,
+                            "created_at": item.created_at.isoformat(),
+                            **item.context,
+                        }
                         for item in items
                     ],
                 },
@@ -315,11 +313,13 @@ def daily_digests() -> int:
 def _digest_sent_since(user: User, moment: datetime) -> bool:
     return (
         db.session.scalar(
-            select(OutboxMessage.id).where(
+            select(OutboxMessage.id)
+            .where(
                 OutboxMessage.recipient_id == user.id,
                 OutboxMessage.kind == "digest",
                 OutboxMessage.created_at >= moment,
-            ).limit(1)
+            )
+            .limit(1)
         )
         is not None
     )
