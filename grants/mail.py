@@ -13,6 +13,7 @@ which parses and refolds every header it is given.
 
 from __future__ import annotations
 
+import copy
 import os
 import secrets
 import smtplib
@@ -135,12 +136,16 @@ def send(message: Message, name: str) -> None:
     config = current_app.config
     if config["MAIL_SERVER"]:
         sender = str(message["Sender"] or message["From"])
+        fields = ("To", "Cc", "Bcc")
         recipients = [
             address
             for _, address in getaddresses(
-                [str(v) for field in ("To", "Cc") for v in message.get_all(field, [])]
+                [str(v) for field in fields for v in message.get_all(field, [])]
             )
         ]
+        if "Bcc" in message:  # blind copies: recipients, never a header
+            message = copy.deepcopy(message)
+            del message["Bcc"]
         data = as_bytes(message)
         smtp = _smtp(config)
         try:
