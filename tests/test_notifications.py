@@ -84,6 +84,7 @@ def test_preferences_page_saves_the_choice(client: Any, world: World) -> None:
     _login(client, "editor@example.org")
     assert client.get("/notifications/preferences").status_code == 200
     client.post("/notifications/preferences", data={"delivery": "daily_digest"})
+    db.session.expire_all()  # the page saved them in its own session
     chosen = notifications.preference(world.colleague)
     assert (chosen.delivery, chosen.reminders) == ("daily_digest", False)
 

@@ -131,10 +131,10 @@ def save_preferences(user: User, delivery: str, reminders: bool) -> Notification
     """Change how the user receives mail; legal notices stay immediate whatever they choose."""
     if delivery not in DELIVERY_MODES:
         raise ValidationFailed("unknown delivery mode", {"delivery": ["choose a listed mode"]})
-    saved = db.session.get(NotificationPreference, user.id)
+    saved = user.notification_preference
     if saved is None:
         saved = NotificationPreference(user_id=user.id)
-        db.session.add(saved)
+        user.notification_preference = saved
     saved.delivery = delivery
     saved.reminders = reminders
     db.session.commit()
