@@ -5,14 +5,15 @@ when it was idle for a while: a connection that died while idle is replaced befo
 is sent, and a message is never re-sent by this module after the DATA command began
 (that decision belongs to the caller, who knows whether the message was recorded).
 
-Messages are built with the email package's compat32 classes (MIMEText, MIMEMultipart,
-Header) and flattened once, to bytes handed to SMTP as they are: the same MIME
-structure and encodings as the modern EmailMessage API at a fraction of its cost,
-which parses and refolds every header it is given.
+Messages are built with the email package's compat32 classes (Message, MIMEMultipart,
+Header) and written once, to bytes handed to SMTP as they are: the same MIME structure
+and encodings as the modern EmailMessage API at a fraction of its cost, which parses
+and refolds every header it is given.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import os
 import secrets
@@ -21,7 +22,6 @@ import time
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import formatdate, getaddresses
 from pathlib import Path
@@ -58,17 +58,22 @@ def build_message(
     return message
 
 
-def _text_part(body: str, subtype: str) -> MIMEText:
-    """A text part: 7bit when it is short-lined ASCII, else UTF-8 in base64."""
+def _text_part(body: str, subtype: str) -> Message:
+    """A text part: 7bit when it is short-lined ASCII, else UTF-8 in base64 (as MIMEText
+    writes them, without its header parsing)."""
+    part = Message()
     if body.isascii() and all(len(line) <= 998 for line in body.splitlines()):
-        part = MIMEText(body, subtype, "us-ascii")
+        part["Content-Type"] = f'text/{subtype}; charset="us-ascii"'
+        part["Content-Transfer-Encoding"] = "7bit"
+        part.set_payload(body)
     else:
-        part = MIMEText(body, subtype, "utf-8")
-    del part["MIME-Version"]  # only the top level carries it
+        part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+        part["Content-Transfer-Encoding"] = "base64"
+        part.set_payload(base64.encodebytes(body.encode()).decode("ascii"))
     return part
 
 
-def _boundary(parts: list[MIMEText]) -> str:
+def _boundary(parts: list[Message]) -> str:
     """A random multipart boundary found in none of the parts."""
     while True:
         boundary = f"=_{secrets.token_hex(12)}"
@@ -81,8 +86,29 @@ def _header(value: str) -> str | Header:
     return value if value.isascii() else Header(value, "utf-8")
 
 
+def _encoded_words(text: str) -> str:
+    """RFC 2047 "B" encoded words of UTF-8, one per folded line, characters never split."""
+    words: list[bytes] = []
+    chunk = b""
+    for char in text:
+        encoded = char.encode()
+        if len(chunk) + len(encoded) > _WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return f"{_CRLF} ".join(
+        f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words
+    )
+
+
+# 39 bytes make 52 characters of base64: with "=?utf-8?b?", "?=" and a header name of
+# up to ten characters, every line stays within the 78 that RFC 5322 recommends.
+_WORD_BYTES = 39
+
+
 def as_bytes(message: Message) -> bytes:
-    """The message as sent: CRLF line ends, long or non-ASCII headers folded as RFC 2047 says.
+    """The message as sent: CRLF line ends, non-ASCII headers in RFC 2047 encoded words.
 
     Messages of build_message (ASCII payloads, a boundary set) are written here directly,
     which is much cheaper than the email generator; any other goes through the generator.
@@ -109,9 +135,10 @@ def _write(message: Message, lines: list[str]) -> None:
             "\n" not in value and "\r" not in value
         ):
             lines.append(f"{name}: {value}{_CRLF}")
-        else:  # what the generator does with such a header
-            folded = value if isinstance(value, Header) else Header(value, header_name=name)
-            lines.append(f"{name}: {folded.encode(linesep=_CRLF)}{_CRLF}")
+        elif isinstance(value, Header):
+            lines.append(f"{name}: {_encoded_words(str(value))}{_CRLF}")
+        else:  # what the generator does with a long header
+            lines.append(f"{name}: {Header(value, header_name=name).encode(linesep=_CRLF)}{_CRLF}")
     lines.append(_CRLF)
     payload = message.get_payload()
     if message.is_multipart():

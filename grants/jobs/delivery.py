@@ -34,9 +34,9 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, has_app_context, render_template
+from flask import current_app, has_app_context
 from jinja2 import TemplateNotFound
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -114,9 +114,12 @@ def render(message: Any) -> tuple[str, str, str | None]:
     """Subject, text and HTML of a message (an outbox row), in the recipient's language."""
     context = {"message": message, "ctx": message.context, "lang": message.language}
     name, has_html = _choose_template(message.kind)
-    subject = render_template(f"{name}.subject.txt", **context).strip()
-    text = render_template(f"{name}.txt", **context)
-    html = render_template(f"{name}.html", **context) if has_html else None
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.update_template_context(context)  # what render_template adds, once for all parts
+    env = app.jinja_env
+    subject = env.get_template(f"{name}.subject.txt").render(context).strip()
+    text = env.get_template(f"{name}.txt").render(context)
+    html = env.get_template(f"{name}.html").render(context) if has_html else None
     return subject, text, html
 
 
@@ -127,24 +130,33 @@ def message_id(message: Any) -> str:
     return f"<outbox-{message.id}-{stamp}@{domain}>"
 
 
-def _claim_statement(outbox_id: int) -> Any:
-    moment = now()
-    return (
-        update(_TABLE)
-        .where(
-            _TABLE.c.id == outbox_id,
-            _TABLE.c.status == "pending",
-            _TABLE.c.next_attempt_at <= moment,
-        )
-        .values(next_attempt_at=moment + LEASE, attempts=_TABLE.c.attempts + 1)
-        .returning(*_CLAIMED_COLUMNS)
+# Built once: executing them only binds values (SQLAlchemy caches their compiled form).
+_MOMENT = _TABLE.c.next_attempt_at.type  # timestamps bound through the UTC column type
+_CLAIM = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.id == bindparam("outbox_id"),
+        _TABLE.c.status == "pending",
+        _TABLE.c.next_attempt_at <= bindparam("moment", type_=_MOMENT),
     )
+    .values(next_attempt_at=bindparam("lease_end", type_=_MOMENT), attempts=_TABLE.c.attempts + 1)
+    .returning(*_CLAIMED_COLUMNS)
+)
+_MARK_SENT = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("outbox_id"), _TABLE.c.status == "pending")
+    .values(status="sent", sent_at=bindparam("sent_at", type_=_MOMENT), last_error=None)
+)
+_STATUS = select(_TABLE.c.status).where(_TABLE.c.id == bindparam("outbox_id"))
 
 
 def claim_row(connection: Connection | Session, outbox_id: int) -> Row[Any] | None:
     """Take the row for one attempt and return it; None when it is sent, failed,
     claimed or not due. The caller commits (an autocommit connection already has)."""
-    return connection.execute(_claim_statement(outbox_id)).first()
+    moment = now()
+    return connection.execute(
+        _CLAIM, {"outbox_id": outbox_id, "moment": moment, "lease_end": moment + LEASE}
+    ).first()
 
 
 def claim(session: Session, outbox_id: int) -> bool:
@@ -212,7 +224,7 @@ def deliver(outbox_id: int) -> str:
 
 def _deliver(connection: Connection, outbox_id: int, row: Row[Any] | None) -> str:
     if row is None:
-        status = connection.scalar(select(_TABLE.c.status).where(_TABLE.c.id == outbox_id))
+        status = connection.scalar(_STATUS, {"outbox_id": outbox_id})
         return "missing" if status is None else str(status)
     try:
         subject, text, html = render(row)
@@ -220,11 +232,7 @@ def _deliver(connection: Connection, outbox_id: int, row: Row[Any] | None) -> st
         send(mail, f"outbox-{row.id:08d}")
     except Exception as exc:
         return _record_failure(connection, row, exc)
-    connection.execute(
-        update(_TABLE)
-        .where(_TABLE.c.id == outbox_id, _TABLE.c.status == "pending")
-        .values(status="sent", sent_at=now(), last_error=None)
-    )
+    connection.execute(_MARK_SENT, {"outbox_id": outbox_id, "sent_at": now()})
     return "sent"
 
 
