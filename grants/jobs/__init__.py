@@ -28,6 +28,8 @@ _PENDING = "outbox_pending_ids"
 # rq states in which a job will still run: enqueueing it again would only duplicate it.
 _LIVE_JOB_STATES = ("queued", "started", "scheduled", "deferred")
 DEFAULT_SWEEP_INTERVAL = 60
+RESULT_TTL = 3600
+FAILURE_TTL = 7 * 24 * 3600
 
 
 def init_app(app: Flask) -> None:
@@ -76,9 +78,42 @@ event.listen(Session, "after_rollback", _after_rollback)
 def dispatch_committed() -> list[int]:
     """Hand the outbox rows committed by this session to delivery; returns their ids."""
     ids = db.session.info.pop("outbox_committed_ids", [])
-    for outbox_id in ids:
-        enqueue_delivery(outbox_id)
+    enqueue_deliveries(ids)
     return ids
+
+
+# Jobs put on Redis in one round trip by enqueue_deliveries.
+ENQUEUE_BATCH = 500
+
+
+def enqueue_deliveries(outbox_ids: list[int]) -> bool:
+    """enqueue_delivery for many rows, one Redis round trip per ENQUEUE_BATCH jobs.
+
+    Each row still gets its own job `outbox-<id>`; False when Redis is unreachable
+    (the rows not enqueued stay pending and the sweep enqueues them later).
+    """
+    if not current_app.config.get("REDIS_URL") or len(outbox_ids) <= 1:
+        return all([enqueue_delivery(outbox_id) for outbox_id in outbox_ids])
+    try:
+        rq_queue = queue()
+        for start in range(0, len(outbox_ids), ENQUEUE_BATCH):
+            batch = outbox_ids[start:start + ENQUEUE_BATCH]
+            rq_queue.enqueue_many([_job_data(rq_queue, outbox_id) for outbox_id in batch])
+    except Exception:  # Redis down: the rows stay pending and the sweep enqueues them later
+        log.warning("could not enqueue %s outbox messages; the sweep will retry",
+                    len(outbox_ids), exc_info=True)
+        return False
+    return True
+
+
+def _job_data(rq_queue: Any, outbox_id: int) -> Any:
+    return rq_queue.prepare_data(
+        "grants.jobs.delivery.deliver_job",
+        args=(outbox_id,),
+        job_id=f"outbox-{outbox_id}",
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+    )
 
 
 def enqueue_delivery(outbox_id: int, *, check_live: bool = False) -> bool:
@@ -100,8 +135,8 @@ def enqueue_delivery(outbox_id: int, *, check_live: bool = False) -> bool:
             "grants.jobs.delivery.deliver_job",
             args=(outbox_id,),
             job_id=job_id,
-            result_ttl=3600,
-            failure_ttl=7 * 24 * 3600,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
         )
     except Exception:  # Redis down: the row stays pending and the sweep enqueues it later
         log.warning("could not enqueue outbox message %s; the sweep will retry", outbox_id,
