@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -99,12 +100,16 @@ def admin_check_passed(app: Application, ctx: Mapping[str, Any]) -> Reason:
     return reasons or None
 
 
-def scores_final(app: Application, ctx: Mapping[str, Any]) -> Reason:
-    result = db.session.scalar(
+def _result(app: Application) -> EvaluationResult | None:
+    return db.session.scalar(
         select(EvaluationResult).where(
             EvaluationResult.application_id == app.id, EvaluationResult.stage == app.stage
         )
     )
+
+
+def scores_final(app: Application, ctx: Mapping[str, Any]) -> Reason:
+    result = _result(app)
     if result is None or not result.final:
         return f"the {app.stage.replace('_', ' ')} scores are not final"
     return None
@@ -129,12 +134,56 @@ def remaining_budget(call: Call, lot_id: int | None) -> Any:
     return budget - taken
 
 
-def reserve_fits_budget(app: Application, ctx: Mapping[str, Any]) -> Reason:
+def fits_remaining_budget(app: Application, ctx: Mapping[str, Any]) -> Reason:
     left = remaining_budget(app.call, app.lot_id)
     if app.requested_amount is None or app.requested_amount > left:
         return (
-            f"the requested {app.call.currency} {app.requested_amount:,.2f} does not fit the "
-            f"remaining budget of {app.call.currency} {left:,.2f}"
+            f"the requested {app.call.currency} {app.requested_amount or 0:,.2f} does not fit "
+            f"the remaining budget of {app.call.currency} {left:,.2f}"
+        )
+    return None
+
+
+def passes_thresholds(app: Application, ctx: Mapping[str, Any]) -> Reason:
+    """Selected, invited or reserved only above the grid's threshold and section minimums."""
+    result = _result(app)
+    if result is None:
+        return f"the {app.stage.replace('_', ' ')} has no score"
+    grid = app.call.grid_for(app.stage)
+    reasons = []
+    if result.total < grid.total_threshold:
+        reasons.append(f"the score {result.total} is below the threshold of {grid.total_threshold}")
+    for section in grid.sections:
+        scored = Decimal(str(result.section_scores.get(section.code, 0)))
+        if section.minimum is not None and scored < section.minimum:
+            reasons.append(
+                f"section {section.code} scored {scored}, below its minimum of {section.minimum}"
+            )
+    return reasons or None
+
+
+# Once invited, a concept note counts against the pre-selection envelope for good.
+PRESELECTED_STATES = (
+    "invited", "fa_submitted", "lapsed", "fa_in_evaluation", "provisionally_selected",
+    "reserve", "awarded", "ineligible",
+)
+
+
+def within_preselection_envelope(app: Application, ctx: Mapping[str, Any]) -> Reason:
+    """Concept notes are invited until their requests reach the call's ratio (200%) of budget."""
+    call = app.call
+    envelope = call.budget * call.preselection_ratio
+    taken = db.session.scalar(
+        select(func.coalesce(func.sum(Application.requested_amount), 0)).where(
+            Application.call_id == call.id, Application.state.in_(PRESELECTED_STATES)
+        )
+    )
+    if (app.requested_amount or 0) + taken > envelope:
+        return (
+            f"inviting it would take the requests of invited concept notes to "
+            f"{call.currency} {(app.requested_amount or 0) + taken:,.2f}, above "
+            f"{call.preselection_ratio * 100:.0f}% of the budget ({call.currency} "
+            f"{envelope:,.2f})"
         )
     return None
 
@@ -265,7 +314,9 @@ GUARDS: dict[str, GuardFn] = {
         application_eligible,
         admin_check_passed,
         scores_final,
-        reserve_fits_budget,
+        fits_remaining_budget,
+        passes_thresholds,
+        within_preselection_envelope,
         supporting_documents_verified,
         call_has_grid,
         call_has_budget,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..models import Application, Call, ReferenceCounter
@@ -23,13 +26,21 @@ def next_number(series: str) -> int:
         .returning(ReferenceCounter.last)
     )
     if taken is None:
-        exists = session.scalar(
-            select(ReferenceCounter.series).where(ReferenceCounter.series == series)
-        )
-        if exists is None:
-            session.execute(insert(ReferenceCounter).values(series=series, last=0))
+        # The first number of a series: create its counter; a concurrent transaction
+        # creating it too is not an error, both then take their turn on the row lock.
+        session.execute(_insert_ignoring_duplicate(series))
         return next_number(series)
     return taken
+
+
+def _insert_ignoring_duplicate(series: str) -> Any:
+    dialect = db.session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return (
+        module.insert(ReferenceCounter)
+        .values(series=series, last=0)
+        .on_conflict_do_nothing(index_elements=["series"])
+    )
 
 
 def call_prefix(call: Call, prefix: str) -> str:
