@@ -12,7 +12,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grants.extensions import db
@@ -1302,18 +1303,7 @@ def _submit_in_another_request(flask_app, application_id: int, outcome: dict) ->
     "counter_exists",
     [
         pytest.param(True, id="later"),
-        pytest.param(
-            False,
-            id="first_of_a_call",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="grants/services/references.py next_number: when a series has no "
-                "counter row yet, two concurrent transactions both INSERT it; the second "
-                "fails with an IntegrityError (pk_reference_counters) and its submission is "
-                "lost instead of getting the next number",
-            ),
-        ),
+        pytest.param(False, id="first_of_a_call"),
     ],
 )
 def test_two_simultaneous_submissions_get_two_numbers(app, frozen_clock, counter_exists):
@@ -1340,14 +1330,6 @@ def test_two_simultaneous_submissions_get_two_numbers(app, frozen_clock, counter
 # --- 14. selection rules the design puts on the decisions themselves ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # DID NOT RAISE: the transition went through
-    reason="workflows/definitions.py: 'select' from fa_in_evaluation (and in_evaluation) "
-    "is guarded by scores_final only; the design's 'thresholds' guard exists only in "
-    "grants.services.selection.confirm, so transition() (the one path for HTML, API, CLI "
-    "and jobs) selects an application below the grid's thresholds",
-)
 def test_an_application_below_the_thresholds_cannot_be_selected(app, frozen_clock, manager):
     weak = ApplicationFactory(state="fa_in_evaluation")
     EvaluationResultFactory(
@@ -1358,14 +1340,6 @@ def test_an_application_below_the_thresholds_cannot_be_selected(app, frozen_cloc
     assert reload(weak).state == "fa_in_evaluation"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # DID NOT RAISE: the transition went through
-    reason="workflows/definitions.py: 'select' from fa_in_evaluation has no budget guard "
-    "(the design's 'budget', enforced only by grants.services.selection.confirm); through "
-    "transition() a selection beyond the remaining budget goes through, while 'select' "
-    "from the reserve list is refused in the same situation",
-)
 def test_a_selection_beyond_the_budget_is_refused(app, frozen_clock, manager):
     call = CallFactory(budget=Decimal("200000.00"), state="evaluation")
     _ranked(call, "provisionally_selected", "120000.00", "90.00")
@@ -1375,13 +1349,6 @@ def test_a_selection_beyond_the_budget_is_refused(app, frozen_clock, manager):
     assert reload(late).state == "fa_in_evaluation"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # DID NOT RAISE: the transition went through
-    reason="workflows/definitions.py: 'invite' is guarded by scores_final only; the "
-    "design's 200% pre-selection rule lives only in grants.services.selection.confirm, so "
-    "through transition() concept notes asking for more than twice the budget are invited",
-)
 def test_invitations_stop_at_twice_the_call_budget(app, frozen_clock, manager):
     call = CallFactory(budget=Decimal("240000.00"), state="evaluation")  # 200%: 480,000
     notes = [ApplicationFactory(call=call, state="in_evaluation") for _ in range(5)]
@@ -1397,3 +1364,96 @@ def test_invitations_stop_at_twice_the_call_budget(app, frozen_clock, manager):
     with pytest.raises(GuardFailed):
         transition(notes[4], "invite", manager)
     assert reload(notes[4]).state == "in_evaluation"
+
+
+# --- 15. what a state implies, the database holds too ---
+
+
+def _refused(model, row_id: int, **values) -> bool:  # type: ignore[no-untyped-def]
+    """Does the database refuse this row change? (Written around the ORM, as a bug would.)"""
+    try:
+        db.session.execute(update(model).where(model.id == row_id).values(**values))
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return True
+    db.session.rollback()
+    return False
+
+
+def test_the_database_refuses_a_state_without_the_columns_it_implies(app, frozen_clock):
+    draft = ApplicationFactory()
+    referenced = ApplicationFactory(state="submitted")
+    call = CallFactory(state="draft")
+    grant = GrantFactory()
+    payment = Payment(
+        grant=grant,
+        sequence=1,
+        kind="prefinancing",
+        trigger="signature",
+        planned_amount=Decimal("1000.00"),
+        state="planned",
+    )
+    report = Report(
+        grant=grant,
+        kind="final",
+        sequence=1,
+        period_start=date(2027, 1, 1),
+        period_end=date(2027, 6, 30),
+        due_date=date(2027, 9, 30),
+        state="due",
+    )
+    db.session.add_all([payment, report])
+    db.session.commit()
+    assignment = AssignmentFactory()
+
+    assert _refused(Application, draft.id, state="submitted")  # no reference number
+    assert _refused(Application, referenced.id, state="admin_rejected")  # no reason
+    assert _refused(Application, referenced.id, state="ineligible")  # no reason
+    assert _refused(Call, call.id, state="open")  # never published
+    assert _refused(Grant, grant.id, state="active")  # never signed
+    assert _refused(Grant, grant.id, state="terminated", signed_at=frozen_clock.current)
+    assert _refused(Payment, payment.id, state="paid")  # no date, no amount
+    assert _refused(Report, report.id, state="submitted")  # no submission date
+    assert _refused(Assignment, assignment.id, state="submitted")  # no submission date
+    assert _refused(Application, draft.id, state="teleported")  # not a state at all
+
+    # ... and lets the complete rows through
+    assert not _refused(
+        Application, referenced.id, state="admin_rejected", decision_reason="Declaration missing."
+    )
+    assert not _refused(Call, call.id, state="open", published_at=frozen_clock.current)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="grants/models/applications.py: no CHECK ties a decided state (rejected, invited, "
+    "reserve, provisionally_selected, awarded, lapsed) to decided_at, though record_decision "
+    "always sets it and the design asks the database to hold 'a decision date' too",
+)
+@pytest.mark.parametrize("state", ["rejected", "awarded"])
+def test_the_database_refuses_a_decision_without_its_date(app, frozen_clock, state):
+    decided = ApplicationFactory(state="in_evaluation")
+    assert _refused(Application, decided.id, state=state)
+
+
+def test_services_never_read_the_actor_from_the_request():
+    """The actor is passed in, so the same code runs in a view, a CLI command and a job."""
+    import ast
+    from pathlib import Path
+
+    import grants
+
+    package = Path(grants.__file__).parent
+    offenders = []
+    for path in [*(package / "services").glob("*.py"), package / "policy.py"]:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in ("flask", "flask_login"):
+                names = {alias.name for alias in node.names}
+                if names & {"request", "session", "g", "current_user"}:
+                    offenders.append(f"{path.name}: from {node.module} import {sorted(names)}")
+            if isinstance(node, ast.Attribute) and node.attr == "current_user":
+                offenders.append(f"{path.name}: .current_user")
+    assert offenders == []
