@@ -6,6 +6,7 @@ from .accounts import (
     MEMBERSHIP_ROLES,
     ORGANISATION_TYPES,
     STAFF_ROLES,
+    ApiToken,
     Membership,
     Organisation,
     StaffRole,
@@ -24,8 +25,16 @@ from .applications import (
     BudgetLine,
     Submission,
 )
-from .audit import AuditEvent, OutboxMessage, ReferenceCounter
-from .awards import Amendment, ContractVersion, Grant, Payment, Report, Signature
+from .audit import AuditEvent, ExportJob, OutboxMessage, ReferenceCounter
+from .awards import (
+    Amendment,
+    ContractVersion,
+    Grant,
+    Payment,
+    RecoveryOrder,
+    Report,
+    Signature,
+)
 from .calls import APPLICATION_WORKFLOWS, STAGES, Call, Criterion, Grid, GridSection, Lot
 from .evaluation import Assignment, ConflictDeclaration, EvaluationResult, PanelMember, Score
 from .notifications import DELIVERY_MODES, Notification, NotificationPreference
@@ -44,6 +53,7 @@ __all__ = [
     "STAGES",
     "AdminCheck",
     "Amendment",
+    "ApiToken",
     "Application",
     "ApplicationJvapDomain",
     "ApplicationPartner",
@@ -59,6 +69,7 @@ __all__ = [
     "Criterion",
     "Dialogue",
     "EvaluationResult",
+    "ExportJob",
     "Grant",
     "Grid",
     "GridSection",
@@ -71,6 +82,7 @@ __all__ = [
     "OutboxMessage",
     "PanelMember",
     "Payment",
+    "RecoveryOrder",
     "ReferenceCounter",
     "Report",
     "Score",

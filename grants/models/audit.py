@@ -30,6 +30,10 @@ class AuditEvent(db.Model):
     to_state: Mapped[str | None] = mapped_column(String(40))
     comment: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Tamper evidence: each sealed event's hash covers its content and the previous
+    # event's hash. Events are sealed in id order after they commit, so writers never
+    # wait on each other for the chain.
+    chain_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class OutboxMessage(db.Model):
@@ -65,3 +69,24 @@ class ReferenceCounter(db.Model):
 
     series: Mapped[str] = mapped_column(String(60), primary_key=True)
     last: Mapped[int] = mapped_column(default=0)
+
+
+class ExportJob(db.Model):
+    """A large export produced in the background; downloadable by its owner when ready."""
+
+    __tablename__ = "export_jobs"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'running', 'ready', 'failed')", name="status"),
+        CheckConstraint("status != 'ready' OR file_name IS NOT NULL", name="file_when_ready"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    file_name: Mapped[str | None] = mapped_column(String(100))
+    row_count: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    finished_at: Mapped[datetime | None]

@@ -113,6 +113,8 @@ class Signature(db.Model):
     signed_at: Mapped[datetime] = mapped_column(default=now)
     address: Mapped[str] = mapped_column(String(64))
     document_sha256: Mapped[str] = mapped_column(String(64))
+    # The countersigned PDF, when signed by upload (stored like attachments).
+    stored_name: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     contract: Mapped[ContractVersion] = relationship(back_populates="signatures")
 
@@ -209,3 +211,25 @@ class Amendment(db.Model):
     decision_comment: Mapped[str | None] = mapped_column(Text)
 
     grant: Mapped[Grant] = relationship(back_populates="amendments")
+
+
+class RecoveryOrder(db.Model):
+    """Money the grantee must pay back: more was paid than the final grant."""
+
+    __tablename__ = "recovery_orders"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("status IN ('issued', 'settled', 'cancelled')", name="status"),
+        CheckConstraint("status = 'issued' OR closed_at IS NOT NULL", name="closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal]
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="issued")
+    issued_at: Mapped[datetime] = mapped_column(default=now)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None]
+
+    grant: Mapped[Grant] = relationship()
