@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, MetaData, Numeric, String
+from sqlalchemy import JSON, CheckConstraint, MetaData, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -51,6 +51,18 @@ ScoreValue = Numeric(6, 2, asdecimal=True)
 Rate = Numeric(5, 4, asdecimal=True)
 
 JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
+
+
+def sql_in(values: tuple[str, ...]) -> str:
+    """A SQL list of string literals, for CHECK constraints over fixed vocabularies."""
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def state_check(*states: tuple[str, ...]) -> CheckConstraint:
+    """The database holds a row to the states of its workflow(s), as defined in workflows/."""
+    return CheckConstraint(
+        f"state IN {sql_in(tuple(dict.fromkeys(sum(states, ()))))}", name="state"
+    )
 
 
 class Base(DeclarativeBase):

@@ -32,6 +32,64 @@ _BEFORE_AWARD_SINGLE_STAGE = (
 
 _SUBMIT_GUARDS = ("call_open", "before_deadline", "application_complete", "application_eligible")
 
+_SUBMIT = T(
+    "submit",
+    ("draft",),
+    "submitted",
+    ("applicant_editor",),
+    guards=_SUBMIT_GUARDS,
+    effects=("freeze_submission",),
+    notify=("applicant",),
+)
+
+# The administrative check on opening: admitted to evaluation, or rejected with a reason.
+_OPENING = (
+    T("admit", ("submitted",), "in_evaluation", ("manager",), guards=("admin_check_passed",)),
+    T(
+        "reject_admin",
+        ("submitted",),
+        "admin_rejected",
+        ("manager",),
+        comment_required=True,
+        effects=("record_decision",),
+        notify=("applicant",),
+    ),
+)
+
+
+def _decisions_after_evaluation(source: str) -> tuple[T, ...]:
+    """Select, reserve or reject an evaluated (full) application, in rank order."""
+    return (
+        T(
+            "select",
+            (source,),
+            "provisionally_selected",
+            ("manager",),
+            guards=("scores_final", "passes_thresholds", "fits_remaining_budget"),
+            effects=("record_decision",),
+            notify=("applicant",),
+        ),
+        T(
+            "reserve",
+            (source,),
+            "reserve",
+            ("manager",),
+            guards=("scores_final", "passes_thresholds"),
+            effects=("record_decision",),
+            notify=("applicant",),
+        ),
+        T(
+            "reject",
+            (source,),
+            "rejected",
+            ("manager",),
+            guards=("scores_final",),
+            effects=("record_decision",),
+            notify=("applicant",),
+        ),
+    )
+
+
 _FINAL_STAGE = (
     T(
         "select",
@@ -83,25 +141,8 @@ APPLICATION_TWO_STAGE = Workflow(
     initial="draft",
     final=frozenset({"admin_rejected", "rejected", "lapsed", "awarded", "ineligible", "withdrawn"}),
     transitions=(
-        T(
-            "submit",
-            ("draft",),
-            "submitted",
-            ("applicant_editor",),
-            guards=_SUBMIT_GUARDS,
-            effects=("freeze_submission",),
-            notify=("applicant",),
-        ),
-        T("admit", ("submitted",), "in_evaluation", ("manager",), guards=("admin_check_passed",)),
-        T(
-            "reject_admin",
-            ("submitted",),
-            "admin_rejected",
-            ("manager",),
-            comment_required=True,
-            effects=("record_decision",),
-            notify=("applicant",),
-        ),
+        _SUBMIT,
+        *_OPENING,
         T(
             "invite",
             ("in_evaluation",),
@@ -154,33 +195,7 @@ APPLICATION_TWO_STAGE = Workflow(
             effects=("record_decision",),
             notify=("applicant",),
         ),
-        T(
-            "select",
-            ("fa_in_evaluation",),
-            "provisionally_selected",
-            ("manager",),
-            guards=("scores_final", "passes_thresholds", "fits_remaining_budget"),
-            effects=("record_decision",),
-            notify=("applicant",),
-        ),
-        T(
-            "reserve",
-            ("fa_in_evaluation",),
-            "reserve",
-            ("manager",),
-            guards=("scores_final", "passes_thresholds"),
-            effects=("record_decision",),
-            notify=("applicant",),
-        ),
-        T(
-            "reject",
-            ("fa_in_evaluation",),
-            "rejected",
-            ("manager",),
-            guards=("scores_final",),
-            effects=("record_decision",),
-            notify=("applicant",),
-        ),
+        *_decisions_after_evaluation("fa_in_evaluation"),
         *_FINAL_STAGE,
         T(
             "withdraw",
@@ -211,52 +226,9 @@ APPLICATION_SINGLE_STAGE = Workflow(
     initial="draft",
     final=frozenset({"admin_rejected", "rejected", "awarded", "ineligible", "withdrawn"}),
     transitions=(
-        T(
-            "submit",
-            ("draft",),
-            "submitted",
-            ("applicant_editor",),
-            guards=_SUBMIT_GUARDS,
-            effects=("freeze_submission",),
-            notify=("applicant",),
-        ),
-        T("admit", ("submitted",), "in_evaluation", ("manager",), guards=("admin_check_passed",)),
-        T(
-            "reject_admin",
-            ("submitted",),
-            "admin_rejected",
-            ("manager",),
-            comment_required=True,
-            effects=("record_decision",),
-            notify=("applicant",),
-        ),
-        T(
-            "select",
-            ("in_evaluation",),
-            "provisionally_selected",
-            ("manager",),
-            guards=("scores_final", "passes_thresholds", "fits_remaining_budget"),
-            effects=("record_decision",),
-            notify=("applicant",),
-        ),
-        T(
-            "reserve",
-            ("in_evaluation",),
-            "reserve",
-            ("manager",),
-            guards=("scores_final", "passes_thresholds"),
-            effects=("record_decision",),
-            notify=("applicant",),
-        ),
-        T(
-            "reject",
-            ("in_evaluation",),
-            "rejected",
-            ("manager",),
-            guards=("scores_final",),
-            effects=("record_decision",),
-            notify=("applicant",),
-        ),
+        _SUBMIT,
+        *_OPENING,
+        *_decisions_after_evaluation("in_evaluation"),
         *_FINAL_STAGE,
         T(
             "withdraw",

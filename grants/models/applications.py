@@ -18,28 +18,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from workflows.definitions import APPLICATION_SINGLE_STAGE, APPLICATION_TWO_STAGE
+
 from ..clock import now
-from ..database import JSONType, Stateful
+from ..database import JSONType, Stateful, sql_in, state_check
 from ..extensions import db
 from .accounts import Organisation, User
 from .calls import Call, Lot
 from .reference import Country, Dialogue, JvapDomain
 
-APPLICATION_STATES = (
-    "draft",
-    "submitted",
-    "in_evaluation",
-    "admin_rejected",
-    "invited",
-    "rejected",
-    "fa_submitted",
-    "lapsed",
-    "fa_in_evaluation",
-    "provisionally_selected",
-    "reserve",
-    "awarded",
-    "ineligible",
-    "withdrawn",
+APPLICATION_STATES = tuple(
+    dict.fromkeys(APPLICATION_TWO_STAGE.states + APPLICATION_SINGLE_STAGE.states)
 )
 # The sections of the application form; each is saved, and versioned, on its own.
 SECTION_KEYS = ("summary", "description", "logframe", "workplan")
@@ -66,14 +55,10 @@ application_dialogues = Table(
 )
 
 
-def _in(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
 class Application(Stateful, db.Model):
     __tablename__ = "applications"
     __table_args__ = (
-        CheckConstraint(f"state IN {_in(APPLICATION_STATES)}", name="state"),
+        state_check(APPLICATION_STATES),
         # Anything that has been submitted once carries its reference number.
         CheckConstraint(
             "state IN ('draft', 'withdrawn') OR reference IS NOT NULL", name="reference"
@@ -232,7 +217,7 @@ class ApplicationSection(db.Model):
 class BudgetLine(db.Model):
     __tablename__ = "budget_lines"
     __table_args__ = (
-        CheckConstraint(f"heading IN {_in(BUDGET_HEADINGS)}", name="heading"),
+        CheckConstraint(f"heading IN {sql_in(BUDGET_HEADINGS)}", name="heading"),
         CheckConstraint("quantity > 0 AND unit_cost >= 0", name="amounts"),
     )
 

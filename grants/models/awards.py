@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from workflows.definitions import GRANT, PAYMENT, REPORT
+
 from ..clock import now
-from ..database import JSONType, Rate, Stateful
+from ..database import JSONType, Rate, Stateful, state_check
 from ..extensions import db
 from .applications import Application
 
@@ -19,11 +21,7 @@ class Grant(Stateful, db.Model):
     __tablename__ = "grants"
     workflow_name = "grant"
     __table_args__ = (
-        CheckConstraint(
-            "state IN ('contract_preparation', 'awaiting_signature', 'active', 'suspended', "
-            "'final_reporting', 'closed', 'terminated', 'lapsed')",
-            name="state",
-        ),
+        state_check(GRANT.states),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("start_date < end_date", name="dates"),
         CheckConstraint(
@@ -124,9 +122,7 @@ class Payment(Stateful, db.Model):
     workflow_name = "payment"
     __table_args__ = (
         UniqueConstraint("grant_id", "sequence"),
-        CheckConstraint(
-            "state IN ('planned', 'requested', 'approved', 'paid', 'rejected')", name="state"
-        ),
+        state_check(PAYMENT.states),
         CheckConstraint("kind IN ('prefinancing', 'further_prefinancing', 'balance')", name="kind"),
         CheckConstraint("planned_amount >= 0", name="planned_amount"),
         CheckConstraint(
@@ -158,9 +154,7 @@ class Report(Stateful, db.Model):
     workflow_name = "report"
     __table_args__ = (
         UniqueConstraint("grant_id", "kind", "sequence"),
-        CheckConstraint(
-            "state IN ('due', 'submitted', 'changes_requested', 'approved')", name="state"
-        ),
+        state_check(REPORT.states),
         CheckConstraint("kind IN ('interim', 'final')", name="kind"),
         CheckConstraint("state = 'due' OR submitted_at IS NOT NULL", name="submitted_at"),
     )

@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from workflows.definitions import CALL
+
 from ..clock import now
-from ..database import JSONType, Rate, ScoreValue, Stateful
+from ..database import JSONType, Rate, ScoreValue, Stateful, state_check
 from ..extensions import db
 from .reference import Dialogue, JvapDomain
 
@@ -45,11 +47,7 @@ class Call(Stateful, db.Model):
         CheckConstraint(
             "workflow IN ('application_two_stage', 'application_single_stage')", name="workflow"
         ),
-        CheckConstraint(
-            "state IN ('draft', 'open', 'closed', 'evaluation', 'decided', 'archived', "
-            "'cancelled')",
-            name="state",
-        ),
+        state_check(CALL.states),
         # Published once it left the draft (a draft may be cancelled unpublished).
         CheckConstraint(
             "state IN ('draft', 'cancelled') OR published_at IS NOT NULL", name="published_at"

@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from workflows.definitions import ASSIGNMENT
+
 from ..clock import now
-from ..database import JSONType, ScoreValue, Stateful
+from ..database import JSONType, ScoreValue, Stateful, state_check
 from ..extensions import db
 from .accounts import User
 from .applications import Application
@@ -39,10 +41,7 @@ class Assignment(Stateful, db.Model):
     workflow_name = "assignment"
     __table_args__ = (
         UniqueConstraint("application_id", "evaluator_id", "stage"),
-        CheckConstraint(
-            "state IN ('invited', 'accepted', 'recused', 'submitted', 'reopened', 'removed')",
-            name="state",
-        ),
+        state_check(ASSIGNMENT.states),
         CheckConstraint("state != 'submitted' OR submitted_at IS NOT NULL", name="submitted_at"),
         CheckConstraint("stage IN ('concept_note', 'full_application')", name="stage"),
     )

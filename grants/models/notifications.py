@@ -23,9 +23,7 @@ class Notification(db.Model):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        CheckConstraint(
-            "email IN ('outbox', 'digest', 'digested', 'none')", name="email"
-        ),
+        CheckConstraint("email IN ('outbox', 'digest', 'digested', 'none')", name="email"),
         Index("ix_notifications_user_unread", "user_id", "read_at", "id"),
     )
 
