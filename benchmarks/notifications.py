@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -75,7 +76,8 @@ def _serve_sink(port: int, ready: Any, stop: Any, results: Connection) -> None:
     ready.set()
     stop.wait()
     controller.stop()
-    results.send(dict(sink.ids))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    results.send((dict(sink.ids), usage.ru_utime + usage.ru_stime))
     results.close()
 
 
@@ -99,7 +101,9 @@ def sink_process(port: int) -> Iterator[CountingSink]:
     finally:
         stop.set()
         if receiving.poll(30):
-            counts.ids.update(receiving.recv())
+            ids, cpu_seconds = receiving.recv()
+            counts.ids.update(ids)
+            note(f"SMTP sink: {sum(ids.values())} messages, {cpu_seconds:.1f} s of CPU")
         process.join(10)
         if process.is_alive():
             process.kill()
@@ -183,6 +187,8 @@ def _deliver_all(
                 if worker.wait(timeout=600) != 0:
                     raise RuntimeError(f"worker exited with status {worker.returncode}")
             elapsed = time.perf_counter() - started
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            note(f"workers: {usage.ru_utime + usage.ru_stime:.1f} s of CPU together")
             db.session.expire_all()
             sent = db.session.scalar(
                 select(func.count()).select_from(OutboxMessage)

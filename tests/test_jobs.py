@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grants.extensions import db
-from grants.jobs import delivery, dispatch_committed, queue
+from grants.jobs import delivery, dispatch_committed, queue, worker
 from grants.models import AuditEvent, OutboxMessage
 from grants.services import notifications, sweeps
 from grants.services.transitions import transition
@@ -273,3 +273,85 @@ def test_message_id_is_stable_and_distinct(app: Any, world: World) -> None:
     rows = {m.id: m for m in _outbox()}
     assert delivery.message_id(rows[first]) == delivery.message_id(rows[first])
     assert delivery.message_id(rows[first]) != delivery.message_id(rows[second])
+
+
+def test_worker_delivers_a_commits_messages_once_each_on_one_kept_connection(
+    frozen_clock: Any, mail_app: Any, smtp_sink: tuple[SmtpSink, int], world: World,
+    redis_client: Any,
+) -> None:
+    sink = smtp_sink[0]
+    _use_redis(mail_app, redis_client)
+    for number in range(5):
+        notifications.queue("report.approve", world.colleague, None,
+                            {"object": f"Interim report {number}"})
+    db.session.commit()
+    ids = dispatch_committed()  # one commit's rows: one job each, put on Redis together
+    assert sorted(queue().job_ids) == sorted(f"outbox-{i}" for i in ids)
+
+    connections = []
+    real_kept = delivery._kept_connection
+
+    def kept() -> Any:
+        connections.append(real_kept())
+        return connections[-1]
+
+    delivery._kept_connection = kept  # type: ignore[assignment]
+    try:
+        _, in_process = worker.worker_classes()
+        rq_worker = in_process([queue()], connection=redis_client)
+        with delivery.worker_connection():
+            rq_worker.work(burst=True, with_scheduler=False)
+        assert delivery._held["connection"] is None  # closed when the worker stops
+    finally:
+        delivery._kept_connection = real_kept  # type: ignore[assignment]
+    assert len(connections) == 5 and len({id(c) for c in connections}) == 1
+    assert sorted(sink.message_ids()) == sorted(delivery.message_id(m) for m in _outbox())
+    assert {m.status for m in _outbox()} == {"sent"}
+    assert [m.attempts for m in _outbox()] == [1] * 5
+
+
+def test_kept_connection_that_died_while_idle_is_replaced_before_the_claim(
+    frozen_clock: Any, mail_app: Any, smtp_sink: tuple[SmtpSink, int], world: World
+) -> None:
+    first, second = _pending_row(world), _pending_row(world)
+    with delivery.worker_connection():
+        assert delivery.deliver(first) == "sent"
+        dead = delivery._held["connection"]
+        dead.connection.dbapi_connection.close()  # as when the database restarts
+        assert delivery.deliver(second) == "sent"
+        assert delivery._held["connection"] is not dead
+    assert len(smtp_sink[0].messages) == 2
+    assert [m.attempts for m in _outbox()] == [1, 1]
+
+
+def test_worker_heartbeat_is_one_round_trip_and_idle_is_written_once(redis_client: Any) -> None:
+    _, in_process = worker.worker_classes()
+    rq_worker = in_process(["grants-test"], connection=redis_client)
+    sent: list[int] = []
+    real_pipeline = redis_client.pipeline
+
+    def counting_pipeline(*args: Any, **kwargs: Any) -> Any:
+        pipe = real_pipeline(*args, **kwargs)
+        real_execute = pipe.execute
+
+        def execute(*a: Any, **k: Any) -> Any:
+            sent.append(len(pipe.command_stack))
+            return real_execute(*a, **k)
+
+        pipe.execute = execute
+        return pipe
+
+    redis_client.pipeline = counting_pipeline
+    try:
+        rq_worker.heartbeat()
+        assert sent == [3]  # last_heartbeat and two expiries, together
+        assert redis_client.hget(rq_worker.key, "last_heartbeat")
+        assert redis_client.ttl(rq_worker.key) > 0
+        rq_worker.set_state("idle")
+        redis_client.hset(rq_worker.key, "state", "changed-elsewhere")
+        rq_worker.set_state("idle")  # unchanged: not written again
+        assert redis_client.hget(rq_worker.key, "state") == b"changed-elsewhere"
+        rq_worker.set_state("busy")
+        assert redis_client.hget(rq_worker.key, "state") == b"busy"
+    finally:
+        redis_client.pipeline = real_pipeline
