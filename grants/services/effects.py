@@ -303,13 +303,21 @@ def stamp_sent_for_signature(grant: Grant, ctx: TransitionContext) -> None:
 
 
 def stamp_requested(payment: Payment, ctx: TransitionContext) -> None:
+    """Requested only once due: signed, or the report that opens it approved."""
+    from .payments import check_request
+
+    check_request(payment)
     payment.requested_at = ctx.now
 
 
 def stamp_paid(payment: Payment, ctx: TransitionContext) -> None:
-    payment.paid_at = ctx.now
+    """Record the payment; pre-financing never takes the total paid above 90% of the grant."""
+    from .payments import check_before_paying
+
     if payment.amount is None:
         payment.amount = payment.planned_amount
+    check_before_paying(payment)
+    payment.paid_at = ctx.now
 
 
 def stamp_report_submitted(report: Report, ctx: TransitionContext) -> None:
@@ -317,7 +325,11 @@ def stamp_report_submitted(report: Report, ctx: TransitionContext) -> None:
 
 
 def stamp_report_approved(report: Report, ctx: TransitionContext) -> None:
+    """Approved: an interim report releases the next pre-financing, the final one the balance."""
+    from .payments import release_after_report
+
     report.approved_at = ctx.now
+    release_after_report(report, ctx)
 
 
 def stamp_assignment_submitted(assignment: Assignment, ctx: TransitionContext) -> None:

@@ -282,7 +282,11 @@ def final_report_approved(grant: Grant, ctx: Mapping[str, Any]) -> Reason:
 
 
 def balance_settled(grant: Grant, ctx: Mapping[str, Any]) -> Reason:
-    open_payments = [p for p in grant.payments if p.state not in ("paid", "rejected")]
+    from .payments import nothing_due
+
+    open_payments = [
+        p for p in grant.payments if p.state not in ("paid", "rejected") and not nothing_due(p)
+    ]
     return [f"payment {p.sequence} ({p.kind}) is still {p.state}" for p in open_payments] or None
 
 
