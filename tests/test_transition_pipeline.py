@@ -1278,8 +1278,26 @@ def _wait_for_a_lock_wait(timeout: float = 10.0) -> bool:
             )
             if waiting:
                 return True
+            connection.rollback()  # statistics views keep one snapshot per transaction
             time.sleep(0.02)
     return False
+
+
+def _diagnosis(thread: threading.Thread) -> str:
+    """Where the other request is, when it is not waiting where expected."""
+    import sys
+    import traceback
+
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT pid, state, wait_event_type, wait_event, left(query, 200)"
+                " FROM pg_stat_activity WHERE datname = current_database()"
+            )
+        ).all()
+    frame = sys._current_frames().get(thread.ident or 0)
+    stack = "".join(traceback.format_stack(frame)) if frame else "(finished)"
+    return "\n".join(map(str, rows)) + "\n" + stack
 
 
 def _submit_in_another_request(flask_app, application_id: int, outcome: dict) -> None:  # type: ignore[no-untyped-def]
@@ -1318,10 +1336,11 @@ def test_two_simultaneous_submissions_get_two_numbers(app, frozen_clock, counter
     other = threading.Thread(target=_submit_in_another_request, args=(app, second.id, outcome))
     other.start()
     waited = _wait_for_a_lock_wait()
+    diagnosis = "" if waited else _diagnosis(other)
     db.session.commit()  # whatever happened, let the second one go on
     other.join(timeout=15)
     assert not other.is_alive(), "the second submission is stuck"
-    assert waited, "the second submission never waited for the first"
+    assert waited, f"the second submission never waited for the first:\n{diagnosis}"
     assert outcome == {"reference": "MMD-2026-C77-0002"}
     assert reload(first).reference == "MMD-2026-C77-0001"
     assert reload(second).state == "submitted"
@@ -1333,20 +1352,31 @@ def test_two_simultaneous_submissions_get_two_numbers(app, frozen_clock, counter
 def test_an_application_below_the_thresholds_cannot_be_selected(app, frozen_clock, manager):
     weak = ApplicationFactory(state="fa_in_evaluation")
     EvaluationResultFactory(
-        application=weak, stage="full_application", total=Decimal("48.00"), passes=False
+        application=weak,
+        stage="full_application",
+        total=Decimal("48.00"),
+        section_scores={"capacity": "10.00", "relevance": "20.00", "rest": "18.00"},
+        passes=False,
     )
-    with pytest.raises(GuardFailed):
-        transition(weak, "select", manager)
+    for event in ("select", "reserve"):
+        found = reasons(transition, weak, event, manager)
+        assert any("below the threshold" in r and "48" in r for r in found), found
+        assert any("capacity" in r and "minimum" in r for r in found), found
     assert reload(weak).state == "fa_in_evaluation"
+    transition(weak, "reject", manager, comment="Below the thresholds.")  # still possible
+    assert reload(weak).state == "rejected"
 
 
 def test_a_selection_beyond_the_budget_is_refused(app, frozen_clock, manager):
     call = CallFactory(budget=Decimal("200000.00"), state="evaluation")
     _ranked(call, "provisionally_selected", "120000.00", "90.00")
     late = _ranked(call, "fa_in_evaluation", "120000.00", "85.00")
-    with pytest.raises(GuardFailed):
-        transition(late, "select", manager)
+    assert reasons(transition, late, "select", manager) == [
+        "the requested EUR 120,000.00 does not fit the remaining budget of EUR 80,000.00"
+    ]
     assert reload(late).state == "fa_in_evaluation"
+    transition(late, "reserve", manager)  # it may wait on the reserve list instead
+    assert reload(late).state == "reserve"
 
 
 def test_invitations_stop_at_twice_the_call_budget(app, frozen_clock, manager):
@@ -1361,9 +1391,11 @@ def test_invitations_stop_at_twice_the_call_budget(app, frozen_clock, manager):
         )
     for note in notes[:4]:  # 4 x 120,000 = 480,000: exactly 200%
         transition(note, "invite", manager)
-    with pytest.raises(GuardFailed):
-        transition(notes[4], "invite", manager)
+    [reason] = reasons(transition, notes[4], "invite", manager)
+    assert "200% of the budget" in reason and "600,000.00" in reason
     assert reload(notes[4]).state == "in_evaluation"
+    transition(notes[4], "reject", manager)  # rejecting it stays possible
+    assert reload(notes[4]).state == "rejected"
 
 
 # --- 15. what a state implies, the database holds too ---
