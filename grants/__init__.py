@@ -113,6 +113,9 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints import applicant
 
     app.register_blueprint(applicant.bp)
+    from .blueprints import dashboard
+
+    app.register_blueprint(dashboard.bp)
 
 
 def register_commands(app: Flask) -> None:
