@@ -12,14 +12,18 @@ Targets: one render in at most 1 s (the median), a resident set of at most
 where Linux allows it; the whole process's peak, start-up included, is shown
 beside it).
 
-Rendering 200 contracts with two rq workers is measured separately, once
-contracts are rendered by jobs.
+Then 200 contracts (20 with --quick) are rendered by two rq workers, each
+job rendering one contract by id (grants.jobs.documents) and writing its file:
+the total time from enqueueing to the last file, on PostgreSQL when a server
+is reachable (else SQLite), with Redis at BENCHMARK_REDIS_URL (default
+redis://127.0.0.1:6379/15).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -32,9 +36,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from .common import Figure, flag, make_app, note, profiled
+from .common import Figure, flag, make_app, note, per_second, profiled, scratch_postgres
 
 TARGET_SECONDS = 1.0
+BATCH = 200
+QUICK_BATCH = 20
+WORKERS = 2
+REDIS_URL_VARIABLE = "BENCHMARK_REDIS_URL"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+ROOT = Path(__file__).resolve().parent.parent
 TARGET_PEAK_MB = 150.0
 PAGES_WANTED = 10
 CHILD_FLAG = "--child"
@@ -49,7 +59,7 @@ def run(quick: bool) -> Iterator[Figure]:
             from grants.extensions import db
 
             db.create_all()
-            grant_id = _build()
+            [grant_id] = _build()
             times, pages, size, traced_peak = _render_times(grant_id, renders)
             db.session.remove()
             db.engine.dispose()
@@ -72,6 +82,86 @@ def run(quick: bool) -> Iterator[Figure]:
     yield Figure("process_peak_rss_mb", child["process_peak_kb"] / 1024, "mb")
     met = median <= TARGET_SECONDS and render_peak <= TARGET_PEAK_MB
     yield flag("target_met", met and pages >= PAGES_WANTED)
+    yield from _batch(QUICK_BATCH if quick else BATCH)
+
+
+def _batch(count: int) -> Iterator[Figure]:
+    """`count` contracts rendered by WORKERS rq workers: total time, all files written."""
+    redis_url = os.environ.get(REDIS_URL_VARIABLE) or DEFAULT_REDIS_URL
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-contracts-batch-") as folder,
+        scratch_postgres(f"bench_contracts_{os.getpid()}") as pg_url,
+    ):
+        url = pg_url or f"sqlite:///{Path(folder) / 'batch.sqlite3'}"
+        note(f"batch of {count} contracts on {'postgresql' if pg_url else 'sqlite'}")
+        rendered, elapsed = _render_with_workers(url, redis_url, Path(folder), count)
+    yield Figure("batch_contracts", count, "count")
+    yield Figure("batch_workers", WORKERS, "count")
+    yield Figure("batch_rendered", rendered, "count")
+    yield Figure("batch_total_s", elapsed, "s")
+    yield Figure("batch_contracts_per_s", per_second(rendered, elapsed), "count/s")
+    yield flag("batch_all_rendered", rendered == count)
+
+
+def _render_with_workers(url: str, redis_url: str, folder: Path, count: int) -> tuple[int, float]:
+    from redis import Redis
+    from sqlalchemy import func, select
+
+    from grants.extensions import db
+    from grants.jobs.documents import enqueue_contract_renders
+    from grants.models import ContractVersion
+
+    queue_name = f"bench-contracts-{os.getpid()}"
+    instance = folder / "instance"
+    app = make_app(url, folder)
+    app.config.update(REDIS_URL=redis_url, RQ_QUEUE=queue_name)
+    redis = Redis.from_url(redis_url)
+    try:
+        with app.app_context():
+            db.create_all()
+            grant_ids = _build(count)
+            started = time.perf_counter()
+            enqueue_contract_renders(grant_ids)
+            workers = [_start_worker(url, redis_url, queue_name, instance) for _ in range(WORKERS)]
+            for worker in workers:
+                if worker.wait(timeout=1800) != 0:
+                    raise RuntimeError(f"worker exited with status {worker.returncode}")
+            elapsed = time.perf_counter() - started
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            note(f"workers: {usage.ru_utime + usage.ru_stime:.1f} s of CPU together")
+            db.session.expire_all()
+            hashed = db.session.scalar(
+                select(func.count())
+                .select_from(ContractVersion)
+                .where(ContractVersion.document_sha256.is_not(None))
+            )
+            files = len(list((instance / "contracts").glob("*.pdf")))
+            note(f"{hashed} versions hashed, {files} files written")
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        redis.delete(*redis.keys(f"rq:*{queue_name}*") or ["-"])
+        redis.close()
+    return min(int(hashed or 0), files), elapsed
+
+
+def _start_worker(
+    url: str, redis_url: str, queue_name: str, instance: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://"),
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE": queue_name,
+        "GRANTS_ENV": "testing",
+        "SECRET_KEY": "benchmark-secret",
+        "GRANTS_INSTANCE_PATH": str(instance),
+        "FLASK_APP": "wsgi",
+    }
+    command = [sys.executable, "-m", "flask", "grants", "worker", "--burst", "--no-fork"]
+    return subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def _render_times(grant_id: int, renders: int) -> tuple[list[float], int, int, int]:
@@ -171,19 +261,10 @@ PARAGRAPH = (
 )
 
 
-def _build() -> int:
-    """One awarded grant whose contract runs to about ten pages; returns its id."""
-    from grants.extensions import db
+def _build(count: int = 1) -> list[int]:
+    """`count` awarded grants whose contracts run to about ten pages each; their ids."""
     from grants.models import (
-        Application,
-        ApplicationJvapDomain,
-        ApplicationSection,
-        BudgetLine,
         Call,
-        ContractVersion,
-        Country,
-        Dialogue,
-        Grant,
         Organisation,
         User,
     )
@@ -221,11 +302,30 @@ def _build() -> int:
         prefinancing_shares=["0.40", "0.30", "0.20"],
     )
     amount, total = Decimal("248750.00"), Decimal("276388.89")
+    ids = []
+    for n in range(1, count + 1):
+        ids.append(_grant(n, call, org, owner, amount, total, t0))
+    return ids
+
+
+def _grant(seq: int, call, org, owner, amount, total, t0) -> int:  # type: ignore[no-untyped-def]
+    from grants.extensions import db
+    from grants.models import (
+        Application,
+        ApplicationJvapDomain,
+        ApplicationSection,
+        BudgetLine,
+        ContractVersion,
+        Country,
+        Dialogue,
+        Grant,
+    )
+
     app = Application(
         call=call,
         organisation=org,
         created_by=owner,
-        reference="MMD-2026-BENCH-0001",
+        reference=f"MMD-2026-BENCH-{seq:04d}",
         title="Safe migration information centres and reintegration referral in Dakar, "
         "Saint-Louis, Bamako and Kayes",
         language="en",
@@ -305,7 +405,7 @@ def _build() -> int:
     app.budget_lines = lines
     grant = Grant(
         application=app,
-        number="MMD-2026-BENCH-G001",
+        number=f"MMD-2026-BENCH-G{seq:03d}",
         amount=amount,
         funding_rate=(amount / total).quantize(Decimal("0.0001")),
         start_date=date(2026, 3, 1),

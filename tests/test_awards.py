@@ -224,3 +224,16 @@ def test_an_unsigned_contract_lapses_and_the_next_reserve_is_promoted(app, froze
         select(AuditEvent).where(AuditEvent.object_type == "grants").order_by(AuditEvent.id)
     ).all()[-1]
     assert (row.event, row.actor_label) == ("lapse", SYSTEM.label)
+
+
+def test_the_contract_job_renders_a_contract_by_id(sent, app):
+    from grants.jobs.documents import contract_path, enqueue_contract_renders, render_contract_job
+
+    digest = render_contract_job(sent.id)
+    assert digest == sent.current_contract.document_sha256
+    path = contract_path(sent)
+    assert path.name == f"{sent.number}-v1.pdf" and path.read_bytes().startswith(b"%PDF-")
+    # Without Redis the batch renders in-process, to the same bytes.
+    assert enqueue_contract_renders([sent.id]) == [digest]
+    with pytest.raises(LookupError):
+        render_contract_job(10**6)
