@@ -28,7 +28,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, literal, select, tuple_
+from sqlalchemy import Select, and_, exists, func, literal, or_, select, tuple_
 from sqlalchemy.orm import contains_eager
 
 from workflows.definitions import GRANT, PAYMENT, REPORT
@@ -223,16 +223,16 @@ def search_condition(spec: ListSpec, text: str) -> Any:
         return None
     columns = spec.search_columns()
     if db.engine.dialect.name == "postgresql":
-        document = func.to_tsvector(
-            "simple", func.concat_ws(" ", *[func.coalesce(c, "") for c in columns])
-        )
+        # Hyphens and slashes split words ("MMD-2026-C01-0008" is four), as in the query.
+        text_ = func.concat_ws(" ", *[func.coalesce(c, "") for c in columns])
+        document = func.to_tsvector("simple", func.translate(text_, "-/_.", "    "))
         tsquery = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in words))
         return document.op("@@")(tsquery)
-    haystack = func.lower(func.concat_ws(" ", *[func.coalesce(c, "") for c in columns]))
     conditions = []
     for word in words:
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(haystack.like(f"%{escaped}%", escape="\\"))
+        pattern = f"%{escaped}%"
+        conditions.append(or_(*[c.ilike(pattern, escape="\\") for c in columns]))
     return and_(*conditions)
 
 
