@@ -164,29 +164,30 @@ def test_a_deactivated_account_cannot_log_in_and_is_told_nothing_more(client, ap
     assert client.get("/home/").status_code == 302
 
 
-@pytest.mark.parametrize(
-    "target",
-    [
-        "https://evil.example/steal",
-        "//evil.example/steal",
-        "///evil.example",
-        "/\\evil.example",
-        "\\\\evil.example",
-        "/\t/evil.example",
-        "https:evil.example",
-        "javascript:alert(1)",
-        "evil.example",
-    ],
-)
-def test_next_never_leaves_the_site(client, app, target):
+OFF_SITE = [
+    "https://evil.example/steal",
+    "//evil.example/steal",
+    "///evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\t/evil.example",
+    "https:evil.example",
+    "javascript:alert(1)",
+    "evil.example",
+]
+
+
+def test_next_never_leaves_the_site(client, app):
     user = UserFactory()
-    response = login(client, user.email, next_=target)
-    assert response.status_code == 302
-    location = response.headers["Location"]
-    parsed = urlsplit(location)
-    assert parsed.scheme in ("", "http") and parsed.netloc in ("", "localhost")
-    assert location.startswith("/") and not location.startswith("//")
-    assert "\\" not in location and "evil.example" not in parsed.netloc
+    for target in OFF_SITE:
+        response = login(client, user.email, next_=target)
+        assert response.status_code == 302, target
+        location = response.headers["Location"]
+        parsed = urlsplit(location)
+        assert parsed.scheme in ("", "http") and parsed.netloc in ("", "localhost"), target
+        assert location.startswith("/") and not location.startswith("//"), target
+        assert "\\" not in location and "evil.example" not in parsed.netloc, target
+        client.post("/account/logout")
 
 
 def test_next_keeps_a_same_site_path(client, app):
