@@ -113,9 +113,20 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints import applicant
 
     app.register_blueprint(applicant.bp)
+    from .blueprints import api, tokens
+    from .extensions import csrf
+
+    # The API reads only Bearer tokens, never the session cookie: nothing for CSRF to protect.
+    csrf.exempt(api.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(tokens.bp)
     from .blueprints import dashboard
 
     app.register_blueprint(dashboard.bp)
+    from .blueprints import grantee, grants_admin
+
+    app.register_blueprint(grantee.bp)
+    app.register_blueprint(grants_admin.bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -225,3 +225,61 @@ def uploaded_contract(actor: Actor, signature_id: int) -> StoredContract:
 def lapse_unsigned(grant: Grant) -> Grant:
     """Unsigned after the call's signature period: the contract lapses, a reserve is promoted."""
     return transition(grant, "lapse", SYSTEM)  # type: ignore[return-value]
+
+
+def _organisation_ids(actor: User) -> list[int]:
+    return [m.organisation_id for m in actor.memberships]
+
+
+def grants_for(actor: User) -> list[Grant]:
+    """The grants of the actor's organisations, newest first."""
+    ids = _organisation_ids(actor)
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Grant)
+            .join(Application, Application.id == Grant.application_id)
+            .where(Application.organisation_id.in_(ids))
+            .order_by(Grant.awarded_at.desc(), Grant.id.desc())
+        )
+    )
+
+
+def decided_applications_for(actor: User) -> list[Application]:
+    """The actor's organisations' applications that have a decision letter."""
+    ids = _organisation_ids(actor)
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Application)
+            .where(
+                Application.organisation_id.in_(ids),
+                Application.state.in_(letters.AWARDED + letters.REJECTED),
+            )
+            .order_by(Application.decided_at.desc(), Application.id.desc())
+        )
+    )
+
+
+def all_grants() -> list[Grant]:
+    return list(db.session.scalars(select(Grant).order_by(Grant.number)))
+
+
+def awaiting_award() -> list[Application]:
+    """Provisionally selected applications: the award decision is next."""
+    return list(
+        db.session.scalars(
+            select(Application)
+            .where(Application.state == "provisionally_selected")
+            .order_by(Application.call_id, Application.reference)
+        )
+    )
+
+
+def get_application(actor: Actor, application_id: int) -> Application:
+    application = db.session.get(Application, application_id)
+    if application is None or not can_view(actor, application):
+        raise NotFound("no such application")
+    return application
