@@ -54,6 +54,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(20 * 1024 * 1024))),
         "BABEL_DEFAULT_LOCALE": "en",
         "LANGUAGES": ("en", "fr"),
+        # Catalogues under grants/translations (compiled .mo files are committed).
+        "BABEL_TRANSLATION_DIRECTORIES": "translations",
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,  # the session's own lifetime bounds the token
         "SESSION_COOKIE_HTTPONLY": True,

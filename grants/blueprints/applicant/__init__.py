@@ -23,7 +23,9 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user
 from flask_wtf.csrf import CSRFError
 
@@ -40,8 +42,10 @@ from forms.organisation import InviteForm, OrganisationForm
 
 from ...extensions import db
 from ...models import BUDGET_HEADINGS, Call, Country
+from ...rules.eligibility import Failure
 from ...services import applications, attachments, organisations
 from ...services.accounts import authenticate, login_throttle
+from ...services.eligibility_text import LocalisedFailure, failure_text, localise
 from ...services.errors import DomainError, GuardFailed, ValidationFailed
 
 bp = Blueprint("applicant", __name__, url_prefix="/applicant")
@@ -321,7 +325,7 @@ def attachments_page(application_id: int) -> Any:
     app = applications.get_application(_actor(), application_id)
     form = UploadForm()
     kinds = attachments.kinds_for(applications.mandatory_attachments(app))
-    form.kind.choices = [(k, k.replace("_", " ")) for k in kinds]
+    form.kind.choices = [(k, str(KIND_LABELS.get(k, k.replace("_", " ")))) for k in kinds]
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
@@ -402,11 +406,12 @@ def submit(application_id: int) -> Any:
         applications.submit(_actor(), application_id)
     except GuardFailed as exc:
         app = applications.get_application(_actor(), application_id)
+        readiness = applications.readiness(_actor(), app.id)
         return render_template(
             "applicant/preview.html",
             app=app,
-            reasons=exc.reasons,
-            readiness=applications.readiness(_actor(), app.id),
+            reasons=_localise_reasons(exc.reasons, readiness),
+            readiness=readiness,
             budget=applications.budget_summary(app),
             confirm=ConfirmForm(),
             editable=applications.can_edit(_actor(), app),
@@ -461,6 +466,28 @@ def domain_error(exc: DomainError) -> Any:
 
 
 # ---------------------------------------------------------------- locale-aware display
+
+KIND_LABELS = {
+    "registration_certificate": _l("Registration certificate"),
+    "budget_annex": _l("Budget annex"),
+    "other": _l("Other document"),
+}
+
+
+def _language() -> str:
+    return str(get_locale() or "en")
+
+
+def _localise_reasons(reasons: list[str], readiness: applications.Readiness) -> list[str]:
+    """The guard's reasons in the page's language: an eligibility failure by its code."""
+    texts = {f.message: failure_text(f, _language())[0] for f in readiness.failures}
+    return [texts.get(reason) or _(reason) for reason in reasons]
+
+
+@bp.app_template_filter("localise_failures")
+def localise_failures(failures: list[Failure]) -> list[LocalisedFailure]:
+    """Eligibility failures with their message and fix in the page's language."""
+    return localise(failures, _language())
 
 
 @bp.app_template_filter("local_moment")
