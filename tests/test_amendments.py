@@ -206,3 +206,28 @@ def test_a_terminated_grant_cannot_be_amended(grant, manager):
     with pytest.raises(GuardFailed) as caught:
         transfer(grant, "100.00")
     assert caught.value.reasons[0] == f"{grant.label} is terminated: it cannot be amended"
+
+
+def test_each_version_renders_the_contract_as_it_stood(grant, manager):
+    import io
+
+    from pypdf import PdfReader
+
+    from grants.services.contracts import render_contract
+
+    first = grant.contracts[0]
+    original = render_contract(grant, first)
+    amendments.notify_change(
+        grant, owner(grant), "address", "Moved", {"address": "5 Rue Carnot, Dakar"}
+    )
+    asked = amendments.request_addendum(
+        grant, owner(grant), "Three more months", {"end_date": "2027-08-31"}
+    )
+    amendments.decide_addendum(asked, manager, True, "Agreed.")
+    # The signed version still renders to the very same document.
+    assert render_contract(grant, first) == original
+    latest = render_contract(grant)
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(latest)).pages)
+    assert "Article 7" in text and "Addendum: Three more months" in text
+    assert "5 Rue Carnot, Dakar" in text and "31 August 2027" in text
+    assert grant.contracts[-1].document_sha256 != first.document_sha256

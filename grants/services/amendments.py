@@ -100,6 +100,11 @@ def _may_request(actor: Actor, grant: Grant) -> None:
 def _new_version(
     grant: Grant, reason: str, changes: dict[str, Any], moment: Any
 ) -> ContractVersion:
+    first = grant.contracts[0] if grant.contracts else None
+    if first is not None and not first.terms:
+        # The contract as signed, kept before anything changes, so every earlier version
+        # still renders to the document it was signed on.
+        first.terms = base_terms(grant)
     number = max((v.number for v in grant.contracts), default=0) + 1
     version = ContractVersion(number=number, reason=reason[:300], terms=changes, created_at=moment)
     grant.contracts.append(version)

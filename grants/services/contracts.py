@@ -147,6 +147,10 @@ LABELS: dict[str, dict[str, str]] = {
         "reporting_note": "Each interim report opens the next pre-financing payment; the final "
         "report covers the whole implementation period.",
         "none": "None stated.",
+        "art7": "Article 7 — Amendments",
+        "art7_1": "This version of the contract incorporates the following amendments:",
+        "amended_budget": "Budget per heading as amended",
+        "bank_account": "Bank account",
         "to": "to",
         "page": "Page",
         "of": "of",
@@ -256,6 +260,10 @@ LABELS: dict[str, dict[str, str]] = {
         "reporting_note": "Chaque rapport intermédiaire ouvre le paiement de préfinancement "
         "suivant ; le rapport final couvre toute la période de mise en œuvre.",
         "none": "Non précisé.",
+        "art7": "Article 7 — Avenants et modifications",
+        "art7_1": "La présente version du contrat intègre les modifications suivantes :",
+        "amended_budget": "Budget par rubrique tel que modifié",
+        "bank_account": "Compte bancaire",
         "to": "au",
         "page": "Page",
         "of": "sur",
@@ -336,6 +344,38 @@ class ScheduledReport:
 
 
 @dataclass(frozen=True)
+class GrantTerms:
+    """The grant as a given contract version states it (amount and end date as amended)."""
+
+    number: str
+    currency: str
+    start_date: date
+    end_date: date
+    amount: Decimal
+    funding_rate: Decimal
+
+
+def terms_as_of(grant: Grant, version: ContractVersion) -> dict[str, Any]:
+    """The terms recorded by the versions up to ``version`` (the first holds the original)."""
+    terms: dict[str, Any] = {}
+    for earlier in grant.contracts:
+        if earlier.number <= version.number:
+            terms.update(earlier.terms or {})
+    return terms
+
+
+def _grant_terms(grant: Grant, terms: dict[str, Any]) -> GrantTerms:
+    return GrantTerms(
+        number=grant.number,
+        currency=grant.currency,
+        start_date=grant.start_date,
+        end_date=date.fromisoformat(terms["end_date"]) if "end_date" in terms else grant.end_date,
+        amount=Decimal(terms["amount"]) if "amount" in terms else grant.amount,
+        funding_rate=grant.funding_rate,
+    )
+
+
+@dataclass(frozen=True)
 class BudgetHeading:
     title: str
     lines: list[dict[str, Any]]
@@ -347,7 +387,9 @@ def contract_context(grant: Grant, version: ContractVersion | None = None) -> di
     version = version or _current_version(grant)
     app = grant.application
     language = app.language if app.language in LABELS else "en"
-    total_cost = app.total_cost or grant.amount
+    terms = terms_as_of(grant, version)
+    stated = _grant_terms(grant, terms)
+    total_cost = app.total_cost or stated.amount
     issued = _utc(version.created_at)
     config = current_app.config
     return {
@@ -365,16 +407,24 @@ def contract_context(grant: Grant, version: ContractVersion | None = None) -> di
             "name": config["PROGRAMME_NAME"],
             "implementer": config.get("PROGRAMME_IMPLEMENTER", DEFAULT_IMPLEMENTER),
         },
-        "grant": grant,
+        "grant": stated,
         "version": version,
+        "amendments": [
+            {"number": v.number, "reason": v.reason}
+            for v in grant.contracts
+            if 1 < v.number <= version.number
+        ],
+        "grantee_address": terms.get("address") or app.organisation.address,
+        "bank_account": terms.get("bank_account", ""),
+        "amended_budget": _amended_budget(terms, language) if version.number > 1 else [],
         "issued": issued.date(),
         "application": app,
         "organisation": app.organisation,
         "currency": grant.currency,
-        "amount_in_words": amount_in_words(grant.amount, language),
+        "amount_in_words": amount_in_words(stated.amount, language),
         "total_cost": total_cost,
-        "cofinancing": max(total_cost - grant.amount, Decimal("0.00")),
-        "duration_months": _months(grant.start_date, grant.end_date),
+        "cofinancing": max(total_cost - stated.amount, Decimal("0.00")),
+        "duration_months": _months(stated.start_date, stated.end_date),
         "jvap_domains": _jvap_domains(app, language),
         "dialogues": _dialogues(app, language),
         "countries": sorted(c.name for c in app.countries),
@@ -501,6 +551,16 @@ def _budget(app: Application, language: str) -> list[BudgetHeading]:
             )
         )
     return headings
+
+
+def _amended_budget(terms: dict[str, Any], language: str) -> list[tuple[str, Decimal]]:
+    """The budget per heading as amended (transfers notified or agreed by addendum)."""
+    budget = terms.get("budget") or {}
+    return [
+        (HEADINGS[language][heading], Decimal(budget[heading]))
+        for heading in BUDGET_HEADINGS
+        if heading in budget and Decimal(budget[heading]) != 0
+    ]
 
 
 def _trigger(trigger: str, language: str) -> str:
