@@ -18,7 +18,7 @@ from tests.factories import SingleStageCallFactory
 pytestmark = pytest.mark.e2e
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
-PASSWORD = "a long enough passphrase"  # noqa: S105
+PASSWORD = "a long enough passphrase"
 
 
 def _verification_path(mail_folder: Path, address: str) -> str:
@@ -32,7 +32,7 @@ def _verification_path(mail_folder: Path, address: str) -> str:
     raise AssertionError(f"no mail to {address} in {mail_folder}")
 
 
-def _save(page, key: str) -> None:
+def _save(page) -> None:
     """Save the section with its plain button, and check the server took it."""
     page.click("form.section-form button.secondary")
     page.wait_for_load_state("load")
@@ -89,18 +89,18 @@ def test_applicant_registers_applies_submits_and_reads_french(  # type: ignore[n
     page.fill("#requested_amount", "120000")
     page.fill("#total_cost", "130000")
     page.fill("#duration_months", "6")
-    _save(page, "summary")
+    _save(page)
 
     page.goto(f"{base}/sections/domains")
     page.check("input[name=primary][value='1']")
     page.check("input[name=secondary][value='3']")
     page.check("input[name=dialogues][value=rabat]")
-    _save(page, "domains")
+    _save(page)
 
     page.goto(f"{base}/sections/countries")
     page.check("input[name=countries][value=SN]")
     page.check("input[name=countries][value=ML]")
-    _save(page, "countries")
+    _save(page)
 
     page.goto(f"{base}/sections/partners")
     page.check("input[name=has_co_applicant]")
@@ -108,13 +108,13 @@ def test_applicant_registers_applies_submits_and_reads_french(  # type: ignore[n
     page.select_option("#co_org_type", "cso")
     page.select_option("#co_country_iso2", "ML")
     page.fill("#co_registration_number", "ML-0042")
-    _save(page, "partners")
+    _save(page)
 
     page.goto(f"{base}/sections/description")
     page.fill("#text", "Two centres inform 5,000 young people on the legal routes.")
     page.fill("#target_groups", "Young people aged 18 to 30.")
     page.fill("#sustainability", "The municipalities keep the centres open.")
-    _save(page, "description")
+    _save(page)
 
     page.goto(f"{base}/sections/logframe")
     for field, value in (
@@ -125,14 +125,14 @@ def test_applicant_registers_applies_submits_and_reads_french(  # type: ignore[n
         ("target", "5000"),
     ):
         page.fill(f"textarea[name=objectives-0-{field}]", value)
-    _save(page, "logframe")
+    _save(page)
 
     page.goto(f"{base}/sections/workplan")
     page.fill("input[name=activities-0-activity]", "Open the two centres")
     page.fill("input[name=activities-0-start_month]", "1")
     page.fill("input[name=activities-0-end_month]", "6")
     page.fill("input[name=activities-0-responsible]", "RMD")
-    _save(page, "workplan")
+    _save(page)
 
     page.goto(f"{base}/sections/budget")
     page.select_option("select[name=lines-0-heading]", "human_resources")
@@ -140,7 +140,7 @@ def test_applicant_registers_applies_submits_and_reads_french(  # type: ignore[n
     page.fill("input[name=lines-0-unit]", "month")
     page.fill("input[name=lines-0-quantity]", "12")
     page.fill("input[name=lines-0-unit_cost]", "10833.33")
-    _save(page, "budget")
+    _save(page)
     assert "129,999.96" in page.inner_text("main")
 
     # The mandatory attachments, uploaded through the file input.
