@@ -207,3 +207,29 @@ def test_malformed_filters_are_ignored(client, programme) -> None:  # type: igno
     login(client, ManagerFactory())
     response = client.get("/dashboard/", query_string={"call": "x'; --", "from": "2027-13-45"})
     assert response.status_code == 200
+
+
+def test_page_figures_are_reused_until_something_is_audited_or_a_minute_passes(
+    programme, frozen_clock
+) -> None:  # type: ignore[no-untyped-def]
+    from grants.models import AuditEvent
+
+    first = dashboard.page_figures(Filters())
+    ApplicationFactory(call=programme["b"], state="submitted", submitted_at=DEC1)
+    again = dashboard.page_figures(Filters())
+    assert again is first  # nothing audited since, within the minute
+    assert dashboard.page_figures(Filters(call_id=programme["b"].id)) is not first
+    db.session.add(AuditEvent(actor_label="system", object_type="applications", object_id=1,
+                              event="submit", data={}))
+    db.session.commit()
+    fresh = dashboard.page_figures(Filters())
+    assert fresh is not first
+    assert fresh.board.states["submitted"] == first.board.states["submitted"] + 1
+    assert dashboard.page_figures(Filters()) is fresh
+    frozen_clock.advance(seconds=61)
+    assert dashboard.page_figures(Filters()) is not fresh
+
+
+def test_page_figures_can_be_computed_every_time(app, programme) -> None:  # type: ignore[no-untyped-def]
+    app.config["DASHBOARD_CACHE_SECONDS"] = 0
+    assert dashboard.page_figures(Filters()) is not dashboard.page_figures(Filters())

@@ -13,19 +13,24 @@ applications only.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import Select, and_, case, exists, func, select
 
+from ..clock import now
 from ..extensions import db
 from ..models import (
     ORGANISATION_TYPES,
     Application,
     ApplicationJvapDomain,
+    AuditEvent,
     Call,
     Country,
     Dialogue,
@@ -222,57 +227,49 @@ def _sum(column: Any) -> Any:
 
 def money(filters: Filters) -> tuple[list[MoneyRow], MoneyRow | None]:
     """Envelope, requested, awarded, committed and paid per call and per lot."""
-    calls_query = select(Call).order_by(Call.code)
+    calls_query = select(Call, Lot).outerjoin(Lot, Lot.call_id == Call.id).order_by(
+        Call.code, Lot.code)
     if filters.call_id:
         calls_query = calls_query.where(Call.id == filters.call_id)
-    calls = list(db.session.scalars(calls_query))
-    lots = {
-        lot.id: lot
-        for lot in db.session.scalars(
-            select(Lot).where(Lot.call_id.in_([c.id for c in calls])).order_by(Lot.code)
-        )
-    } if calls else {}
-    requested = {
-        (call_id, lot_id): Decimal(total)
-        for call_id, lot_id, total in db.session.execute(
-            _filtered(
-                select(Application.call_id, Application.lot_id, _sum(Application.requested_amount))
-                .group_by(Application.call_id, Application.lot_id),
-                filters,
-            )
-        )
-    }
+    calls: dict[int, Call] = {}
+    lots: dict[int, Lot] = {}
+    for call, lot in db.session.execute(calls_query):  # one query for calls and lots
+        calls.setdefault(call.id, call)
+        if lot is not None:
+            lots[lot.id] = lot
+    # One pass over the applications: requested, and through the grant (one per
+    # application at most) and its paid payments, awarded, committed and paid.
+    paid_per_grant = (
+        select(Payment.grant_id, func.sum(Payment.amount).label("paid"))
+        .where(Payment.state == "paid")
+        .group_by(Payment.grant_id)
+        .subquery("paid_per_grant")
+    )
+    live_grant = and_(Grant.application_id == Application.id, Grant.state != "lapsed")
+    requested: dict[tuple[int, int | None], Decimal] = {}
     granted: dict[tuple[int, int | None], tuple[Decimal, Decimal]] = {}
-    for call_id, lot_id, awarded, committed in db.session.execute(
+    paid: dict[tuple[int, int | None], Decimal] = {}
+    for call_id, lot_id, asked, awarded, committed, paid_total in db.session.execute(
         _filtered(
             select(
                 Application.call_id,
                 Application.lot_id,
+                _sum(Application.requested_amount),
                 _sum(Grant.amount),
                 _sum(case((Grant.state.in_(COMMITTED_GRANT_STATES), Grant.amount), else_=0)),
+                _sum(paid_per_grant.c.paid),
             )
-            .join(Grant, Grant.application_id == Application.id)
-            .where(Grant.state != "lapsed")
+            .outerjoin(Grant, live_grant)
+            .outerjoin(paid_per_grant, paid_per_grant.c.grant_id == Grant.id)
             .group_by(Application.call_id, Application.lot_id),
             filters,
         )
     ):
+        requested[(call_id, lot_id)] = Decimal(asked)
         granted[(call_id, lot_id)] = (Decimal(awarded), Decimal(committed))
-    paid = {
-        (call_id, lot_id): Decimal(total)
-        for call_id, lot_id, total in db.session.execute(
-            _filtered(
-                select(Application.call_id, Application.lot_id, _sum(Payment.amount))
-                .join(Grant, Grant.application_id == Application.id)
-                .join(Payment, Payment.grant_id == Grant.id)
-                .where(Payment.state == "paid")
-                .group_by(Application.call_id, Application.lot_id),
-                filters,
-            )
-        )
-    }
+        paid[(call_id, lot_id)] = Decimal(paid_total)
     rows: list[MoneyRow] = []
-    for call in calls:
+    for call in calls.values():
         call_lots = [lot for lot in lots.values() if lot.call_id == call.id]
         keys = [(call.id, lot.id) for lot in call_lots] + [(call.id, None)]
 
@@ -382,6 +379,56 @@ def build(filters: Filters) -> Dashboard:
         totals=totals,
         breakdowns=breakdowns(filters),
     )
+
+
+# --------------------------------------------------------------------------
+# The page's figures, kept for a short while
+# --------------------------------------------------------------------------
+
+DEFAULT_CACHE_SECONDS = 60
+CACHE_ENTRIES = 64
+
+
+@dataclass(frozen=True)
+class PageFigures:
+    board: Dashboard
+    choices: dict[str, list[tuple[str, str]]]
+    computed_at: datetime
+    version: int
+
+
+def page_figures(filters: Filters) -> PageFigures:
+    """The dashboard as the page shows it, reused while nothing was audited since.
+
+    Aggregating a large programme takes a while, so the figures of each filter are
+    kept in the process for DASHBOARD_CACHE_SECONDS (60 by default; 0 turns this
+    off), and recomputed at once when an audit event was written since (every
+    transition writes one: a submission, a decision, a grant signed, a payment made).
+    Reusing them costs one indexed query (the newest audit event's id).
+    """
+    seconds = int(current_app.config.get("DASHBOARD_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
+    version = int(db.session.scalar(select(func.max(AuditEvent.id))) or 0)
+    moment = now()
+    store = current_app.extensions.setdefault(
+        "grants_dashboard", {"lock": threading.Lock(), "entries": OrderedDict()}
+    )
+    if seconds > 0:
+        with store["lock"]:
+            entry = store["entries"].get(filters)
+            if (
+                entry is not None
+                and entry.version == version
+                and timedelta(0) <= moment - entry.computed_at < timedelta(seconds=seconds)
+            ):
+                store["entries"].move_to_end(filters)
+                return entry  # type: ignore[no-any-return]
+    entry = PageFigures(build(filters), filter_choices(), moment, version)
+    if seconds > 0:
+        with store["lock"]:
+            store["entries"][filters] = entry
+            while len(store["entries"]) > CACHE_ENTRIES:
+                store["entries"].popitem(last=False)
+    return entry
 
 
 def filter_choices() -> dict[str, list[tuple[str, str]]]:

@@ -568,6 +568,38 @@ REPORTS = ListSpec(
     ],
 )
 
+def application_detail(application_id: int) -> tuple[Application, Grant | None] | None:
+    """An application with what its page shows, and its grant, in one query."""
+    from sqlalchemy.orm import joinedload
+
+    from ..models import ApplicationJvapDomain
+
+    row = db.session.execute(
+        select(Application, Grant)
+        .outerjoin(Grant, Grant.application_id == Application.id)
+        .where(Application.id == application_id)
+        .options(
+            joinedload(Application.call), joinedload(Application.lot),
+            joinedload(Application.organisation), joinedload(Application.countries),
+            joinedload(Application.dialogues),
+            joinedload(Application.jvap_links).joinedload(ApplicationJvapDomain.domain),
+        )
+    ).unique().first()
+    return (row[0], row[1]) if row else None
+
+
+def grant_detail(grant_id: int) -> Grant | None:
+    """A grant with its application, grantee, payments and reports, in two queries."""
+    from sqlalchemy.orm import joinedload, selectinload
+
+    return db.session.scalar(
+        select(Grant).where(Grant.id == grant_id).options(
+            joinedload(Grant.application).joinedload(Application.organisation),
+            selectinload(Grant.payments), selectinload(Grant.reports),
+        )
+    )
+
+
 LISTS: dict[str, ListSpec] = {s.name: s for s in (APPLICATIONS, GRANTS, PAYMENTS, REPORTS)}
 
 

@@ -23,8 +23,7 @@ from reports.charts import bar_chart, funnel_chart
 from reports.pdf import render_pdf
 
 from ...clock import now
-from ...extensions import db
-from ...models import Application, Grant, User
+from ...models import User
 from ...policy import is_admin, is_manager
 from ...services import audit, export_jobs, lists
 from ...services import dashboard as figures
@@ -87,20 +86,19 @@ def charts(board: figures.Dashboard) -> dict[str, object]:
 
 @bp.get("/")
 def index() -> str:
-    filters = figures.parse_filters(request.args)
-    board = figures.build(filters)
+    shown = figures.page_figures(figures.parse_filters(request.args))
     return render_template(
-        "dashboard/index.html", board=board, charts=charts(board),
-        choices=figures.filter_choices(), breakdown_titles=figures.BREAKDOWNS,
+        "dashboard/index.html", board=shown.board, charts=charts(shown.board),
+        choices=shown.choices, computed_at=shown.computed_at,
+        breakdown_titles=figures.BREAKDOWNS,
     )
 
 
 @bp.get("/programme-report.pdf")
 def programme_report() -> Response:
-    filters = figures.parse_filters(request.args)
-    board = figures.build(filters)
-    choices = figures.filter_choices()
-    moment = now()
+    shown = figures.page_figures(figures.parse_filters(request.args))
+    board, choices = shown.board, shown.choices
+    moment = shown.computed_at
     pdf = render_pdf("programme_report.html", {
         "language": "en",
         "document": {"title": "Programme report", "author": "MMD Grant Facility",
@@ -186,17 +184,17 @@ def download(job_id: int) -> Response:
 
 @bp.get("/applications/<int:application_id>")
 def application(application_id: int) -> str:
-    found = db.session.get(Application, application_id)
+    found = lists.application_detail(application_id)
     if found is None:
         raise NotFound("no such application")
-    grant = db.session.scalar(db.select(Grant).where(Grant.application_id == found.id))
-    return render_template("dashboard/application.html", application=found, grant=grant,
-                           events=history(found))
+    application, grant = found
+    return render_template("dashboard/application.html", application=application, grant=grant,
+                           events=history(application))
 
 
 @bp.get("/grants/<int:grant_id>")
 def grant(grant_id: int) -> str:
-    found = db.session.get(Grant, grant_id)
+    found = lists.grant_detail(grant_id)
     if found is None:
         raise NotFound("no such grant")
     objects = [("grants", found.id)]
