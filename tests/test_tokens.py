@@ -183,3 +183,9 @@ def test_a_session_cookie_opens_nothing_in_the_api(app, client):
     assert client.get("/api/v1/me").status_code == 401
     response = client.post("/api/v1/calls/1/transitions", json={"name": "publish"})
     assert response.status_code == 401
+
+
+def test_the_navigation_leads_a_signed_in_user_to_their_tokens(app, client):
+    assert 'href="/account/tokens"' not in client.get("/").get_data(as_text=True)
+    login(client, UserFactory())
+    assert 'href="/account/tokens"' in client.get("/").get_data(as_text=True)
