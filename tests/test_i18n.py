@@ -282,3 +282,24 @@ def test_unknown_codes_and_unreadable_figures_fall_back_to_the_rules_text():
     assert failure_text(broken, "fr") == ("M.", "F.")
     shown = localise([odd, broken], "fr")
     assert [f.code for f in shown] == ["a_new_rule", "amount_out_of_range"]
+
+
+def test_field_errors_of_a_section_are_in_french(app, client):
+    org, owner = _french_owner()
+    application = ApplicationFactory(organisation=org, complete=False)
+    _login(client, owner)
+    response = client.post(
+        f"/applicant/applications/{application.id}/sections/summary",
+        data={
+            "title": "x" * 301,
+            "text": "Résumé",
+            "requested_amount": "beaucoup",
+            "total_cost": "130000",
+            "duration_months": "99",
+        },
+    )
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code in (200, 422)
+    assert "au plus 300 caractères (301 saisis)" in page
+    assert "ce n'est pas un nombre" in page
+    assert "not a number" not in page and "typed)" not in page

@@ -7,6 +7,8 @@ or an expired session shows the page again with the typed values.
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 from flask import (
@@ -482,6 +484,90 @@ def _localise_reasons(reasons: list[str], readiness: applications.Readiness) -> 
     """The guard's reasons in the page's language: an eligibility failure by its code."""
     texts = {f.message: failure_text(f, _language())[0] for f in readiness.failures}
     return [texts.get(reason) or _(reason) for reason in reasons]
+
+
+# What the form's checks say about a field (grants.services.applications), in the page's
+# language: fixed answers through the catalogue, answers with figures by their pattern.
+FIELD_ERRORS = {
+    "required": _l("required"),
+    "not a number": _l("not a number"),
+    "a whole number": _l("a whole number"),
+    "before the start": _l("before the start"),
+    "choose a domain of this call": _l("choose a domain of this call"),
+    "choose domains of this call": _l("choose domains of this call"),
+    "choose dialogues of this call": _l("choose dialogues of this call"),
+    "choose the primary domain first": _l("choose the primary domain first"),
+    "choose a heading": _l("choose a heading"),
+    "choose a listed country": _l("choose a listed country"),
+    "choose listed countries": _l("choose listed countries"),
+    "choose a listed type": _l("choose a listed type"),
+    "the co-applicant cannot be the lead applicant": _l(
+        "the co-applicant cannot be the lead applicant"
+    ),
+    "the total is too large": _l("the total is too large"),
+    "cannot exceed the total cost of the action": _l("cannot exceed the total cost of the action"),
+}
+FIELD_ERROR_PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (
+        re.compile(r"at most (?P<limit>\d+) characters \((?P<typed>\d+) typed\)"),
+        lambda m: _("at most %(limit)s characters (%(typed)s typed)", **m.groupdict()),
+    ),
+    (
+        re.compile(r"between (?P<low>\d+) and (?P<high>\d+)"),
+        lambda m: _("between %(low)s and %(high)s", **m.groupdict()),
+    ),
+    (
+        re.compile(r"at most (?P<n>\d+) rows"),
+        lambda m: _("at most %(n)s rows", **m.groupdict()),
+    ),
+    (
+        re.compile(r"at most (?P<n>\d+) lines"),
+        lambda m: _("at most %(n)s lines", **m.groupdict()),
+    ),
+    (
+        re.compile(r"must be above 0 and at most (?P<max>[\d,]+)"),
+        lambda m: _("must be above 0 and at most %(max)s", max=_number(m["max"])),
+    ),
+    (
+        re.compile(r"must be at least 0 and at most (?P<max>[\d,]+)"),
+        lambda m: _("must be at least 0 and at most %(max)s", max=_number(m["max"])),
+    ),
+    (
+        re.compile(r"cannot exceed the budget total of (?P<cur>[A-Z]{3}) (?P<total>[\d,.]+)"),
+        lambda m: _(
+            "cannot exceed the budget total of %(total)s",
+            total=local_money(_number(m["total"]), m["cur"]),
+        ),
+    ),
+    (
+        re.compile(
+            r"the budget total \((?P<cur>[A-Z]{3}) (?P<total>[\d,.]+)\) is below the "
+            r"requested amount \([A-Z]{3} (?P<requested>[\d,.]+)\)"
+        ),
+        lambda m: _(
+            "the budget total (%(total)s) is below the requested amount (%(requested)s)",
+            total=local_money(_number(m["total"]), m["cur"]),
+            requested=local_money(_number(m["requested"]), m["cur"]),
+        ),
+    ),
+)
+
+
+def _number(text: str) -> Decimal:
+    return Decimal(text.replace(",", ""))
+
+
+@bp.app_template_filter("field_error")
+def field_error(message: str) -> str:
+    """A field's error in the page's language; an unknown one is shown as it is."""
+    known = FIELD_ERRORS.get(message)
+    if known is not None:
+        return str(known)
+    for pattern, render in FIELD_ERROR_PATTERNS:
+        found = pattern.fullmatch(message)
+        if found:
+            return str(render(found))
+    return message
 
 
 @bp.app_template_filter("localise_failures")
