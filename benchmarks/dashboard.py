@@ -47,6 +47,8 @@ STATES = (
     ("rejected", 22), ("invited", 6), ("fa_submitted", 4), ("fa_in_evaluation", 8),
     ("reserve", 6), ("provisionally_selected", 4), ("awarded", 14), ("withdrawn", 4),
 )
+DECIDED_STATES = ("admin_rejected", "rejected", "invited", "lapsed", "reserve",
+                  "provisionally_selected", "awarded", "ineligible")
 COUNTRIES = ("SN", "ML", "NE", "MA", "TN", "NG", "GH", "CI", "ET", "SD", "FR", "ES", "IT", "DE")
 DIALOGUES = ("rabat", "khartoum", "c2cmmd")
 
@@ -127,6 +129,7 @@ def build_programme(count: int, *, first_id: int = 1, seed: int = 100_000) -> di
             "updated_at": submitted, "state": state, "version": 1,
             "submitted_at": None if state == "draft" else submitted,
             "decision_reason": "Missing documents" if state == "admin_rejected" else None,
+            "decided_at": submitted + timedelta(days=30) if state in DECIDED_STATES else None,
         })
         for iso in rng.sample(COUNTRIES[:10], 2):
             tables["application_countries"].append({"application_id": app_id, "country_iso2": iso})

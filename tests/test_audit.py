@@ -157,7 +157,8 @@ def test_application_page_shows_its_history(client, app, frozen_clock) -> None: 
 
 
 def test_grant_page_shows_the_history_of_the_grant_and_its_payments(client, app) -> None:  # type: ignore[no-untyped-def]
-    grant = GrantFactory(state="active", signed_at=T0)
+    grant = GrantFactory(state="active", signed_at=T0, application=ApplicationFactory(
+        state="awarded", decided_at=T0, submitted_at=T0))
     payment = Payment(sequence=1, kind="prefinancing", trigger="signature", state="planned",
                       planned_amount=grant.amount)
     grant.payments = [payment]

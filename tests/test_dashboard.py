@@ -29,6 +29,9 @@ from tests.factories import (
 DEC1 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 JAN15 = datetime(2027, 1, 15, 10, 0, tzinfo=UTC)
 
+# Decided applications carry their decision date.
+DECIDED = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
+
 
 def login(client, user) -> None:  # type: ignore[no-untyped-def]
     response = client.post("/account/login", data={"email": user.email, "password": PASSWORD})
@@ -47,12 +50,13 @@ def programme(app):  # type: ignore[no-untyped-def]
     senegal_cso = OrganisationFactory(org_type="cso", country_iso2="SN")
     mali_la = OrganisationFactory(org_type="local_authority", country_iso2="ML")
     awarded = ApplicationFactory(call=call_a, lot=lot1, organisation=senegal_cso, state="awarded",
-                                 requested_amount=Decimal("100000.00"), submitted_at=DEC1)
+                                 decided_at=DECIDED, requested_amount=Decimal("100000.00"),
+                                 submitted_at=DEC1)
     ApplicationFactory(call=call_a, lot=lot2, organisation=mali_la, state="rejected",
-                       requested_amount=Decimal("150000.00"), submitted_at=DEC1)
+                       decided_at=DECIDED, requested_amount=Decimal("150000.00"), submitted_at=DEC1)
     ApplicationFactory(call=call_a, state="draft", requested_amount=Decimal("120000.00"))
     ApplicationFactory(call=call_a, organisation=senegal_cso, state="reserve",
-                       requested_amount=Decimal("50000.00"), submitted_at=JAN15)
+                       decided_at=DECIDED, requested_amount=Decimal("50000.00"), submitted_at=JAN15)
     call_b = CallFactory(budget=Decimal("300000.00"))
     diaspora = OrganisationFactory(org_type="diaspora", country_iso2="FR")
     khartoum = ApplicationFactory(call=call_b, organisation=diaspora, state="submitted",

@@ -27,6 +27,9 @@ from tests.factories import (
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
+# Decided applications carry their decision date.
+DECIDED = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
+
 
 def login(client, user) -> None:  # type: ignore[no-untyped-def]
     response = client.post("/account/login", data={"email": user.email, "password": PASSWORD})
@@ -102,7 +105,8 @@ def test_filters(app) -> None:  # type: ignore[no-untyped-def]
     call_a, call_b = CallFactory(), CallFactory()
     la = OrganisationFactory(org_type="local_authority", country_iso2="ML")
     one = ApplicationFactory(call=call_a, state="submitted", submitted_at=T0)
-    two = ApplicationFactory(call=call_a, organisation=la, state="rejected", submitted_at=T0)
+    two = ApplicationFactory(call=call_a, organisation=la, state="rejected", decided_at=DECIDED,
+                             submitted_at=T0)
     three = ApplicationFactory(call=call_b, state="submitted", submitted_at=T0)
     three.dialogues = [db.session.get(Dialogue, "khartoum")]
     db.session.commit()
@@ -175,7 +179,8 @@ def test_list_pages_render_in_a_few_queries_whatever_the_rows(client, twelve) ->
 
 
 def _grant_with_money(app):  # type: ignore[no-untyped-def]
-    grant = GrantFactory(state="active", signed_at=T0)
+    grant = GrantFactory(state="active", signed_at=T0, application=ApplicationFactory(
+        state="awarded", decided_at=DECIDED, submitted_at=T0))
     grant.payments = [
         Payment(sequence=1, kind="prefinancing", trigger="signature", state="paid",
                 planned_amount=Decimal("96000.00"), amount=Decimal("96000.00"), paid_at=T0),
@@ -264,7 +269,7 @@ def test_xlsx_export_content_and_formula_neutralising(client, injected) -> None:
 
 
 def test_export_follows_the_filters(client, injected) -> None:  # type: ignore[no-untyped-def]
-    ApplicationFactory(state="rejected", submitted_at=T0, title="Another one")
+    ApplicationFactory(state="rejected", decided_at=DECIDED, submitted_at=T0, title="Another one")
     login(client, ManagerFactory())
     response = client.post("/dashboard/lists/applications/export",
                            data={"format": "csv", "state": "rejected"})

@@ -27,7 +27,6 @@ from sqlalchemy import Select, and_, case, exists, func, select
 from ..clock import now
 from ..extensions import db
 from ..models import (
-    ORGANISATION_TYPES,
     Application,
     ApplicationJvapDomain,
     AuditEvent,
@@ -203,13 +202,6 @@ def _filtered(query: Select[Any], filters: Filters, *, submitted_only: bool = Tr
     return query.where(and_(*conditions)) if conditions else query
 
 
-def pipeline(filters: Filters) -> dict[str, int]:
-    """Applications per state (drafts included when no period is chosen)."""
-    query = select(Application.state, func.count()).group_by(Application.state)
-    rows = db.session.execute(_filtered(query, filters, submitted_only=False)).all()
-    return {state: count for state, count in rows}
-
-
 def funnel(states: dict[str, int]) -> list[tuple[str, str, int]]:
     """(key, label, count) from submission to award; each stage includes the later ones."""
     result: list[tuple[str, str, int]] = []
@@ -225,8 +217,9 @@ def _sum(column: Any) -> Any:
     return func.coalesce(func.sum(column), 0)
 
 
-def money(filters: Filters) -> tuple[list[MoneyRow], MoneyRow | None]:
-    """Envelope, requested, awarded, committed and paid per call and per lot."""
+def money(filters: Filters) -> tuple[dict[str, int], list[MoneyRow], MoneyRow | None]:
+    """Applications per state, and envelope, requested, awarded, committed and paid per
+    call and per lot: one pass over the applications, one query for the calls and lots."""
     calls_query = select(Call, Lot).outerjoin(Lot, Lot.call_id == Call.id).order_by(
         Call.code, Lot.code)
     if filters.call_id:
@@ -249,25 +242,34 @@ def money(filters: Filters) -> tuple[list[MoneyRow], MoneyRow | None]:
     requested: dict[tuple[int, int | None], Decimal] = {}
     granted: dict[tuple[int, int | None], tuple[Decimal, Decimal]] = {}
     paid: dict[tuple[int, int | None], Decimal] = {}
-    for call_id, lot_id, asked, awarded, committed, paid_total in db.session.execute(
+    # Drafts are counted in the states, never in the money: requested counts submitted ones.
+    states: dict[str, int] = {}
+    for call_id, lot_id, state, number, asked, awarded, committed, paid_total in db.session.execute(
         _filtered(
             select(
                 Application.call_id,
                 Application.lot_id,
-                _sum(Application.requested_amount),
+                Application.state,
+                func.count(Application.id),
+                _sum(case((Application.submitted_at.is_not(None), Application.requested_amount),
+                          else_=None)),
                 _sum(Grant.amount),
                 _sum(case((Grant.state.in_(COMMITTED_GRANT_STATES), Grant.amount), else_=0)),
                 _sum(paid_per_grant.c.paid),
             )
             .outerjoin(Grant, live_grant)
             .outerjoin(paid_per_grant, paid_per_grant.c.grant_id == Grant.id)
-            .group_by(Application.call_id, Application.lot_id),
+            .group_by(Application.call_id, Application.lot_id, Application.state),
             filters,
+            submitted_only=False,
         )
     ):
-        requested[(call_id, lot_id)] = Decimal(asked)
-        granted[(call_id, lot_id)] = (Decimal(awarded), Decimal(committed))
-        paid[(call_id, lot_id)] = Decimal(paid_total)
+        key = (call_id, lot_id)
+        states[state] = states.get(state, 0) + int(number)
+        requested[key] = requested.get(key, ZERO) + Decimal(asked)
+        before = granted.get(key, (ZERO, ZERO))
+        granted[key] = (before[0] + Decimal(awarded), before[1] + Decimal(committed))
+        paid[key] = paid.get(key, ZERO) + Decimal(paid_total)
     rows: list[MoneyRow] = []
     for call in calls.values():
         call_lots = [lot for lot in lots.values() if lot.call_id == call.id]
@@ -301,7 +303,7 @@ def money(filters: Filters) -> tuple[list[MoneyRow], MoneyRow | None]:
             *(sum((getattr(r, f) for r in call_rows), ZERO)
               for f in ("envelope", "requested", "awarded", "committed", "paid")),
         )
-    return rows, totals
+    return states, rows, totals
 
 
 def _breakdown(
@@ -334,7 +336,6 @@ def _breakdown(
 
 def breakdowns(filters: Filters) -> dict[str, list[Row]]:
     """Each breakdown in one grouped query, its labels joined from the reference tables."""
-    by_application = Organisation.id == Application.organisation_id
     place = Country.__table__.alias("place")
     return {
         "jvap_domain": _breakdown(
@@ -355,22 +356,49 @@ def breakdowns(filters: Filters) -> dict[str, list[Row]]:
              (place, place.c.iso2 == application_countries.c.country_iso2)],
             place.c.name,
         ),
-        "applicant_country": _breakdown(
-            filters, Organisation.country_iso2,
-            [(Organisation, by_application), (Country, Country.iso2 == Organisation.country_iso2)],
-            Country.name,
-        ),
-        "applicant_type": _breakdown(
-            filters, Organisation.org_type, [(Organisation, by_application)],
-            labels={t: ORGANISATION_TYPE_LABELS.get(t, t) for t in ORGANISATION_TYPES},
-        ),
+        **_applicant_breakdowns(filters),
     }
+
+
+def _applicant_breakdowns(filters: Filters) -> dict[str, list[Row]]:
+    """By applicant's country and by type of applicant, from one grouped query."""
+    query = _filtered(
+        select(
+            Organisation.country_iso2,
+            Country.name,
+            Organisation.org_type,
+            func.count(Application.id),
+            _sum(Application.requested_amount),
+            func.coalesce(func.sum(case((Application.state == "awarded", 1), else_=0)), 0),
+        )
+        .select_from(Application)
+        .join(Organisation, Organisation.id == Application.organisation_id)
+        .join(Country, Country.iso2 == Organisation.country_iso2)
+        .group_by(Organisation.country_iso2, Country.name, Organisation.org_type),
+        filters,
+    )
+    folded: dict[str, dict[str, list[Any]]] = {"applicant_country": {}, "applicant_type": {}}
+    for iso, country, org_type, number, requested, awarded in db.session.execute(query):
+        for kind, key, label in (
+            ("applicant_country", iso, country),
+            ("applicant_type", org_type, ORGANISATION_TYPE_LABELS.get(org_type, org_type)),
+        ):
+            entry = folded[kind].setdefault(key, [label, 0, ZERO, 0])
+            entry[1] += int(number)
+            entry[2] += Decimal(requested)
+            entry[3] += int(awarded)
+    result = {}
+    for kind, entries in folded.items():
+        rows = [Row(key, label, n, requested, awarded)
+                for key, (label, n, requested, awarded) in entries.items()]
+        rows.sort(key=lambda r: (-r.applications, r.label))
+        result[kind] = rows
+    return result
 
 
 def build(filters: Filters) -> Dashboard:
     """Every figure of the dashboard for these filters."""
-    states = pipeline(filters)
-    rows, totals = money(filters)
+    states, rows, totals = money(filters)
     return Dashboard(
         filters=filters,
         states=states,
