@@ -422,6 +422,9 @@ def _load(count: int, quick: bool) -> Iterator[Figure]:
             errors.append(f"{stuck} applicants still running at the deadline")
         for line in errors[:10]:
             note(f"error: {line}")
+        if errors:
+            tail = (Path(folder) / "gunicorn.log").read_text(errors="replace").splitlines()[-30:]
+            note("gunicorn's log ends with:\n" + "\n".join(tail))
 
         with app.app_context():
             from sqlalchemy import func, select
