@@ -1,9 +1,12 @@
 """The programme manager's dashboard: pipeline, money and breakdowns, in a fixed set of queries.
 
 Every figure is an aggregate computed by the database (GROUP BY), so the number
-of queries does not depend on the number of applications: one for the states,
-one for requested amounts per call and lot, one for grants, one for payments,
-one for the envelopes and one per breakdown.
+of queries does not depend on the number of applications: one for the calls and
+their lots, one pass over the applications (with their grant and paid payments)
+for the states and the money per call and lot, one for the applicant's country
+and type, and one for each of the JVAP domains, dialogues and countries of
+implementation. `page_figures` keeps the result per filter until something is
+audited (at most a minute), so the page usually costs one indexed query.
 
 Filters: a call, a dialogue the application names, and a period on the date of
 submission (from and to, inclusive, in UTC days). Drafts have no submission
