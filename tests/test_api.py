@@ -587,3 +587,32 @@ def test_every_resource_read_matches_its_schema(app, client, frozen_clock, manag
         schema = schemas[COLLECTIONS[name].singular.capitalize()]
         assert set(body) == set(schema["properties"]), name
         assert body["links"]["self"] == f"{API}/{name}/{object_id}"
+
+
+def test_a_page_costs_the_same_number_of_queries_however_many_rows(app, client, manager):
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    def cost(collection: str) -> int:
+        db.session.expunge_all()  # nothing already loaded: every read is counted
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert manager.get(f"/{collection}?limit=100").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        return len(statements)
+
+    manager.get("/me")  # the token's first use is recorded: not part of any page
+    call = CallFactory()
+    first = [AssignmentFactory(application=ApplicationFactory(call=call, state="in_evaluation"))]
+    few = {name: cost(name) for name in ("applications", "assignments", "calls")}
+    first += [
+        AssignmentFactory(application=ApplicationFactory(call=call, state="in_evaluation"))
+        for _ in range(6)
+    ]
+    assert {name: cost(name) for name in few} == few

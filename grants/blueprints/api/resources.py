@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 import workflows
 
@@ -149,6 +150,8 @@ class Collection:
     filters: tuple[Filter, ...]
     # Per event, the fields its `data` may carry.
     data: dict[str, dict[str, DataField]] = field(default_factory=dict)
+    # What the JSON of a row reads, loaded with the page (no query per row).
+    load: tuple[Any, ...] = ()
 
     @property
     def states(self) -> tuple[str, ...]:
@@ -166,7 +169,7 @@ class Collection:
 
     def query(self, user: User) -> Select[Any]:
         """Every row of the collection the user may know of."""
-        query = select(self.model)
+        query = select(self.model).options(*self.load)
         condition = self.visible(user)
         return query if condition is None else query.where(condition)
 
@@ -274,6 +277,11 @@ COLLECTIONS: dict[str, Collection] = {
                 ),
             ),
             data={"award": AWARD_DATA},
+            load=(
+                joinedload(Application.organisation),
+                joinedload(Application.call),
+                selectinload(Application.submissions),
+            ),
         ),
         Collection(
             "assignments",
@@ -293,6 +301,7 @@ COLLECTIONS: dict[str, Collection] = {
                 Filter("evaluator", Assignment.evaluator_id, "id", "Only this evaluator's (id)."),
                 Filter("stage", Assignment.stage, "enum", "Only this stage.", STAGES),
             ),
+            load=(joinedload(Assignment.evaluator),),
         ),
         Collection(
             "grants",
