@@ -209,3 +209,16 @@ def test_sections_without_a_logframe_give_no_rows(grant):
             section.data = {}
     db.session.commit()
     assert reporting.narrative_rows(grant.reports[0]) == []
+
+
+def test_the_months_for_the_final_report_are_a_setting(app, frozen_clock, manager):
+    app.config["FINAL_REPORT_MONTHS"] = 2
+    call = SingleStageCallFactory(state="decided")
+    application = ApplicationFactory(call=call, state="provisionally_selected")
+    transition(application, "award", manager, data={"documents_verified": True})
+    grant = db.session.scalar(select(Grant).where(Grant.application_id == application.id))
+    transition(grant, "send_for_signature", manager)
+    sign_as_grantee(grant, application.created_by)
+    transition(grant, "sign", manager)
+    [final] = grant.reports
+    assert (final.period_end, final.due_date) == (date(2027, 5, 31), date(2027, 7, 31))

@@ -27,7 +27,7 @@ from reports.pdf import render_pdf
 
 from ..models import BUDGET_HEADINGS, Application, ContractVersion, Grant
 from ..rules.payments import amount_in_words, plan_payments
-from .effects import FINAL_REPORT_MONTHS, add_months
+from .effects import add_months, final_report_months
 from .errors import DomainError
 
 TEMPLATE = "contract.html"
@@ -90,7 +90,7 @@ LABELS: dict[str, dict[str, str]] = {
         "art4_1": "Payments shall be made in accordance with the payment schedule of Annex III, "
         "on the conditions stated there.",
         "art4_2": "The Grantee shall submit the narrative and financial reports listed in Annex "
-        "IV; the final report is due within three months of the end of the implementation "
+        "IV; the final report is due within {months} months of the end of the implementation "
         "period.",
         "art5": "Article 5 — Contact addresses",
         "art5_1": "All communications concerning this contract shall be in writing, state the "
@@ -203,7 +203,7 @@ LABELS: dict[str, dict[str, str]] = {
         "art4_1": "Les paiements sont effectués selon le calendrier de paiement de l'annexe III, "
         "aux conditions qui y sont prévues.",
         "art4_2": "Le Bénéficiaire remet les rapports narratifs et financiers énumérés à "
-        "l'annexe IV ; le rapport final est dû dans les trois mois suivant la fin de la "
+        "l'annexe IV ; le rapport final est dû dans les {months} mois suivant la fin de la "
         "période de mise en œuvre.",
         "art5": "Article 5 — Adresses de correspondance",
         "art5_1": "Toute communication relative au présent contrat est faite par écrit, "
@@ -394,7 +394,7 @@ def contract_context(grant: Grant, version: ContractVersion | None = None) -> di
     config = current_app.config
     return {
         "language": language,
-        "labels": LABELS[language],
+        "labels": _labels(language),
         "document": {
             "title": f"{LABELS[language]['contract']} {grant.number}",
             "author": config["PROGRAMME_NAME"],
@@ -437,6 +437,22 @@ def contract_context(grant: Grant, version: ContractVersion | None = None) -> di
         "payments": _payment_schedule(grant, language),
         "reports": _reporting_schedule(grant, language),
     }
+
+
+MONTH_WORDS = {
+    "en": ("one", "two", "three", "four", "five", "six"),
+    "fr": ("un", "deux", "trois", "quatre", "cinq", "six"),
+}
+
+
+def _labels(language: str) -> dict[str, str]:
+    """The labels, with the months allowed for the final report written out."""
+    months = final_report_months()
+    words = MONTH_WORDS[language]
+    written = words[months - 1] if 1 <= months <= len(words) else str(months)
+    labels = dict(LABELS[language])
+    labels["art4_2"] = labels["art4_2"].format(months=written)
+    return labels
 
 
 def render_contract(grant: Grant, version: ContractVersion | None = None) -> bytes:
@@ -604,7 +620,7 @@ def _reporting_schedule(grant: Grant, language: str) -> list[ScheduledReport]:
 
     One reporting period per pre-financing instalment: an interim report closes
     each period but the last, due a month after it; the final report covers the
-    whole action and is due FINAL_REPORT_MONTHS after the end.
+    whole action and is due final_report_months() after the end.
     """
     rows: list[tuple[str, int, date, date, date]]
     if grant.reports:
@@ -626,7 +642,7 @@ def _reporting_schedule(grant: Grant, language: str) -> list[ScheduledReport]:
                 1,
                 grant.start_date,
                 grant.end_date,
-                add_months(grant.end_date, FINAL_REPORT_MONTHS),
+                add_months(grant.end_date, final_report_months()),
             )
         )
     interim, final = (

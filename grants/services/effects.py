@@ -42,6 +42,12 @@ if TYPE_CHECKING:
 EffectFn = Callable[[Any, "TransitionContext"], None]
 
 FINAL_REPORT_MONTHS = 3
+"""Default months after the end of implementation within which the final report is due."""
+
+
+def final_report_months() -> int:
+    """Months allowed for the final report: the FINAL_REPORT_MONTHS setting, 3 by default."""
+    return int(current_app.config.get("FINAL_REPORT_MONTHS", FINAL_REPORT_MONTHS))
 
 
 def add_months(day: date, months: int) -> date:
@@ -288,7 +294,7 @@ def plan_payments_and_reports(grant: Grant, ctx: TransitionContext) -> None:
             sequence=1,
             period_start=grant.start_date,
             period_end=grant.end_date,
-            due_date=add_months(grant.end_date, FINAL_REPORT_MONTHS),
+            due_date=add_months(grant.end_date, final_report_months()),
             state="due",
         )
     )

@@ -2,7 +2,7 @@
 
 The reporting schedule is created on signature (see effects.plan_payments_and_reports):
 one interim report per pre-financing period but the last, and the final report
-due FINAL_REPORT_MONTHS after the end of implementation.
+due FINAL_REPORT_MONTHS (a setting, 3 by default) after the end of implementation.
 
 What a report holds:
   narrative = {"summary": str,
