@@ -31,14 +31,14 @@ def test_each_role_sees_its_home_page(app, live_server, page):  # type: ignore[n
     assert "awarded" in body and "reserve" in body
     assert "-C02-G001" in body  # the grant awaiting signature
     assert "Commune de Kayes" in body  # every organisation's applications
-    page.click("text=Log out")
+    page.click("form[action='/account/logout'] button")  # in either language
     assert "You are logged out." in page.inner_text("main")
 
     _log_in(page, live_server, "cooperation@kayes.example.ml")
     body = page.inner_text("main")
     assert "Commune de Kayes" in body
     assert "Ghana Migrants Rights Forum" not in body  # nobody else's applications
-    page.click("text=Log out")
+    page.click("form[action='/account/logout'] button")  # in either language
 
     _log_in(page, live_server, "evaluator1@mmd.example.org")
     body = page.inner_text("main")
