@@ -260,6 +260,18 @@ def fill_application(app: Application, *, full: bool = True) -> Application:
     return app
 
 
+DECIDED_STATES = (
+    "admin_rejected",
+    "rejected",
+    "invited",
+    "lapsed",
+    "reserve",
+    "provisionally_selected",
+    "awarded",
+    "ineligible",
+)
+
+
 class ApplicationFactory(BaseFactory):
     """A draft that passes every guard of submit, created by the organisation's owner.
 
@@ -281,6 +293,10 @@ class ApplicationFactory(BaseFactory):
     state = "draft"
     reference = factory.LazyAttributeSequence(
         lambda o, n: None if o.state in ("draft", "withdrawn") else f"TEST-{o.call.code}-{n:04d}"
+    )
+    # A decided application carries its decision date (the database insists).
+    decided_at = factory.LazyAttribute(
+        lambda o: datetime(2026, 10, 1, 12, 0, tzinfo=UTC) if o.state in DECIDED_STATES else None
     )
 
     @factory.post_generation

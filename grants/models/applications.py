@@ -67,6 +67,11 @@ class Application(Stateful, db.Model):
             "state NOT IN ('admin_rejected', 'ineligible') OR decision_reason IS NOT NULL",
             name="decision_reason",
         ),
+        CheckConstraint(
+            "state NOT IN ('admin_rejected', 'rejected', 'invited', 'lapsed', 'reserve', "
+            "'provisionally_selected', 'awarded', 'ineligible') OR decided_at IS NOT NULL",
+            name="decided_at",
+        ),
         CheckConstraint("requested_amount IS NULL OR requested_amount > 0", name="requested"),
         CheckConstraint(
             "requested_amount IS NULL OR total_cost IS NULL OR requested_amount <= total_cost",

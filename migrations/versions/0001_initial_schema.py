@@ -255,6 +255,7 @@ def upgrade():
     sa.CheckConstraint("state IN ('draft', 'submitted', 'in_evaluation', 'admin_rejected', 'invited', 'rejected', 'fa_submitted', 'lapsed', 'fa_in_evaluation', 'provisionally_selected', 'reserve', 'awarded', 'ineligible', 'withdrawn')", name=op.f('ck_applications_state')),
     sa.CheckConstraint("state IN ('draft', 'withdrawn') OR reference IS NOT NULL", name=op.f('ck_applications_reference')),
     sa.CheckConstraint("state NOT IN ('admin_rejected', 'ineligible') OR decision_reason IS NOT NULL", name=op.f('ck_applications_decision_reason')),
+    sa.CheckConstraint("state NOT IN ('admin_rejected', 'rejected', 'invited', 'lapsed', 'reserve', 'provisionally_selected', 'awarded', 'ineligible') OR decided_at IS NOT NULL", name=op.f('ck_applications_decided_at')),
     sa.CheckConstraint('requested_amount IS NULL OR requested_amount > 0', name=op.f('ck_applications_requested')),
     sa.CheckConstraint('requested_amount IS NULL OR total_cost IS NULL OR requested_amount <= total_cost', name=op.f('ck_applications_requested_within_cost')),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_applications_call_id_calls')),
