@@ -439,6 +439,20 @@ def _param(name: str) -> Any:
     return bindparam(name)
 
 
+def _approved_report(grant_id: int, kind: str, sequence: int, at: datetime) -> dict[str, Any]:
+    return {
+        "grant_id": grant_id,
+        "kind": kind,
+        "sequence": sequence,
+        "period_start": date(2026, 2, 1),
+        "period_end": date(2027, 1, 31),
+        "due_date": date(2027, 4, 30),
+        "state": "approved",
+        "submitted_at": at,
+        "approved_at": at,
+    }
+
+
 def _build(count: int) -> Dataset:
     """`count` planned payments of active grants, bulk inserted: a realistic shape, quickly."""
     from grants.extensions import db
@@ -449,6 +463,7 @@ def _build(count: int) -> Dataset:
         Membership,
         Organisation,
         Payment,
+        Report,
         StaffRole,
         User,
     )
@@ -589,6 +604,15 @@ def _build(count: int) -> Dataset:
             label = f"Payment {planned.sequence} of Grant G-{1 + g:06d}"
             targets.append(Target(pid, 2 + g % ORGANISATIONS, label))
     session.execute(insert(Payment), rows)
+    # The reports that open the further payments and the balance, already approved, so
+    # every payment is due and `request` runs its guards as it would in real life.
+    reviewed = t0 - timedelta(days=5)
+    reports = []
+    for g in range(grants_needed):
+        for number in range(1, len(SHARES)):
+            reports.append(_approved_report(1 + g, "interim", number, reviewed))
+        reports.append(_approved_report(1 + g, "final", 1, reviewed))
+    session.execute(insert(Report), reports)
     session.commit()
     session.remove()
     manager = Manager(MANAGER_ID, "manager@bench.example.org", "en")
