@@ -582,8 +582,10 @@ REPORTS = ListSpec(
 )
 
 def application_detail(application_id: int) -> tuple[Application, Grant | None] | None:
-    """An application with what its page shows, and its grant, in one query."""
-    from sqlalchemy.orm import joinedload
+    """An application with what its page shows and its grant: one query, and one each for
+    its countries and dialogues (a joined many-to-many makes SQLite scan the whole
+    association table)."""
+    from sqlalchemy.orm import joinedload, selectinload
 
     from ..models import ApplicationJvapDomain
 
@@ -593,8 +595,8 @@ def application_detail(application_id: int) -> tuple[Application, Grant | None] 
         .where(Application.id == application_id)
         .options(
             joinedload(Application.call), joinedload(Application.lot),
-            joinedload(Application.organisation), joinedload(Application.countries),
-            joinedload(Application.dialogues),
+            joinedload(Application.organisation), selectinload(Application.countries),
+            selectinload(Application.dialogues),
             joinedload(Application.jvap_links).joinedload(ApplicationJvapDomain.domain),
         )
     ).unique().first()
