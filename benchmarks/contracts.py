@@ -87,7 +87,16 @@ def run(quick: bool) -> Iterator[Figure]:
 
 def _batch(count: int) -> Iterator[Figure]:
     """`count` contracts rendered by WORKERS rq workers: total time, all files written."""
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisDown
+
     redis_url = os.environ.get(REDIS_URL_VARIABLE) or DEFAULT_REDIS_URL
+    try:
+        Redis.from_url(redis_url, socket_connect_timeout=2).ping()
+    except RedisDown as exc:
+        note(f"Redis unreachable at {redis_url}, batch skipped: {exc}")
+        yield flag("batch_skipped", True)
+        return
     with (
         tempfile.TemporaryDirectory(prefix="bench-contracts-batch-") as folder,
         scratch_postgres(f"bench_contracts_{os.getpid()}") as pg_url,
