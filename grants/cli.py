@@ -9,8 +9,11 @@ from flask.cli import AppGroup
 
 from reports.cli import export_cli
 
+from .audit_cli import audit_cli
+
 grants_cli = AppGroup("grants", help="Grant lifecycle engine commands.")
 grants_cli.add_command(export_cli)
+grants_cli.add_command(audit_cli)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -218,6 +218,7 @@ def test_invitations_lapse_at_the_full_application_deadline_once(
 ) -> None:
     world.application.state = "invited"
     world.application.reference = "MMD-2026-C02-001"
+    world.application.decided_at = frozen_clock.current
     db.session.commit()
     frozen_clock.set(world.call.full_deadline_at + timedelta(seconds=1))
     assert sweeps.lapse_invitations() == 1
@@ -230,6 +231,7 @@ def _grant(world: World, state: str, **fields: Any) -> Grant:
     application = world.application
     application.state = "awarded"
     application.reference = "MMD-2026-C02-001"
+    application.decided_at = application.created_at
     grant = Grant(
         application=application, number="MMD-2026-C02-G01", amount=Decimal("150000"),
         funding_rate=Decimal("0.90"), start_date=date(2027, 1, 1), end_date=date(2028, 6, 30),

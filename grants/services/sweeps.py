@@ -343,6 +343,13 @@ def requeue_outbox() -> int:
     return sum(enqueue_delivery(outbox_id, check_live=True) for outbox_id in ids)
 
 
+def seal_audit_chain() -> int:
+    """Chain the audit events committed since the last run into the tamper-evident hash chain."""
+    from .audit import seal
+
+    return seal()
+
+
 SWEEPS: list[tuple[str, Callable[[], int]]] = [
     ("close_calls", close_calls),
     ("lapse_invitations", lapse_invitations),
@@ -353,4 +360,6 @@ SWEEPS: list[tuple[str, Callable[[], int]]] = [
     ("report_reminders", report_reminders),
     ("daily_digests", daily_digests),
     ("requeue_outbox", requeue_outbox),
+    # Last, so the events the other sweeps wrote are sealed in the same run.
+    ("seal_audit_chain", seal_audit_chain),
 ]
