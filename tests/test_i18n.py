@@ -303,3 +303,12 @@ def test_field_errors_of_a_section_are_in_french(app, client):
     assert "au plus 300 caractères (301 saisis)" in page
     assert "ce n'est pas un nombre" in page
     assert "not a number" not in page and "typed)" not in page
+
+
+def test_organisation_members_and_roles_in_french(app, client):
+    org, owner = _french_owner()
+    member(org, "editor", name="Moussa Keita")
+    _login(client, owner)
+    page = html.unescape(client.get(f"/applicant/organisations/{org.id}").get_data(as_text=True))
+    assert "Moussa Keita — rédacteur" in page and "Inviter un membre" in page
+    assert "— editor" not in page
