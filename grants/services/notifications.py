@@ -36,7 +36,9 @@ from .errors import NotFound, PermissionDenied, ValidationFailed
 # Account mail: ready for the account feature (verification link, password-reset link).
 # Context: {"name": ..., "link": ..., "expires_hours": ...}; no in-app copy (the link is
 # a secret and the person may not be able to sign in yet).
-ACCOUNT_KINDS = ("account.verify_email", "account.password_reset")
+# Mail about an account or an invitation: always sent at once, never shown in the app
+# (each carries a link that is a secret).
+ACCOUNT_KINDS = ("account.verify_email", "account.password_reset", "organisation.invite")
 
 REMINDER_KINDS = (
     "reminder.draft_deadline",
@@ -204,6 +206,21 @@ def queue_account_mail(kind: str, user: User, context: dict[str, Any]) -> Outbox
         object_type="users",
         object_id=user.id,
         context={"recipient_name": user.name, **context},
+    )
+    db.session.add(message)
+    return message
+
+
+def queue_invitation_mail(email: str, language: str, context: dict[str, Any]) -> OutboxMessage:
+    """An invitation to join an organisation, to an address that may have no account yet."""
+    message = OutboxMessage(
+        kind="organisation.invite",
+        recipient_id=None,
+        recipient_email=email,
+        language=language,
+        object_type="organisations",
+        object_id=context.get("organisation_id"),
+        context={"recipient_name": "", **context},
     )
     db.session.add(message)
     return message

@@ -9,7 +9,6 @@ invited email address makes the person a member with the invited role.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -277,29 +276,22 @@ def _owner_count(organisation_id: int) -> int:
 def send_invitation(
     actor: User, organisation: Organisation, email: str, role: str, link: str
 ) -> None:
-    """Mail the invitation link; it carries no secret beyond the signed, expiring link."""
-    from flask import render_template
-
-    from .. import mail
+    """Mail the invitation link through the outbox, so it is never lost nor sent twice."""
+    from ..jobs import dispatch_committed
+    from . import notifications
 
     organisation_for(actor, organisation.id, roles=("owner",))
-    language = actor.language
-    context = {
-        "organisation": organisation,
-        "role": role,
-        "link": link,
-        "inviter": actor,
-        "days": INVITATION_MAX_AGE // 86400,
-        "lang": language,
-    }
-    subject = (
-        f"Invitation à rejoindre {organisation.name}"
-        if language == "fr"
-        else f"Invitation to join {organisation.name}"
+    notifications.queue_invitation_mail(
+        normalise_email(email),
+        actor.language,
+        {
+            "organisation_id": organisation.id,
+            "organisation": organisation.name,
+            "role": role,
+            "link": link,
+            "inviter": actor.name,
+            "days": INVITATION_MAX_AGE // 86400,
+        },
     )
-    text = render_template("applicant/invitation_mail.txt", **context)
-    token = hashlib.sha256(link.encode()).hexdigest()[:16]
-    mail.send(
-        mail.build_message(normalise_email(email), subject, text),
-        f"invitation-{organisation.id}-{token}",
-    )
+    db.session.commit()
+    dispatch_committed()
