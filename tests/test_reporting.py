@@ -222,3 +222,13 @@ def test_the_months_for_the_final_report_are_a_setting(app, frozen_clock, manage
     transition(grant, "sign", manager)
     [final] = grant.reports
     assert (final.period_end, final.due_date) == (date(2027, 5, 31), date(2027, 7, 31))
+
+
+def test_the_periodic_sweeps_end_implementation_once(grant, frozen_clock):
+    """The sweep moves an ended grant to final reporting, and a second run does nothing."""
+    from grants.services import sweeps
+
+    frozen_clock.set(datetime(2027, 6, 1, 0, 0, 1, tzinfo=UTC))
+    assert sweeps.run_all()["end_implementations"] == 1
+    assert grant.state == "final_reporting"
+    assert sweeps.run_all()["end_implementations"] == 0

@@ -307,6 +307,20 @@ def report_complete(report: Report, ctx: Mapping[str, Any]) -> Reason:
     return reasons or None
 
 
+def payment_due(payment: Any, ctx: Mapping[str, Any]) -> Reason:
+    """Requested only once due: on signature, or once the report that opens it is approved."""
+    from .payments import request_reasons
+
+    return request_reasons(payment) or None
+
+
+def within_prefinancing_ceiling(payment: Any, ctx: Mapping[str, Any]) -> Reason:
+    """Pre-financing paid never exceeds 90% of the grant."""
+    from .payments import ceiling_reasons
+
+    return ceiling_reasons(payment) or None
+
+
 GUARDS: dict[str, GuardFn] = {
     fn.__name__: fn
     for fn in (
@@ -334,5 +348,7 @@ GUARDS: dict[str, GuardFn] = {
         balance_settled,
         signature_period_expired,
         report_complete,
+        payment_due,
+        within_prefinancing_ceiling,
     )
 }

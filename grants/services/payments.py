@@ -26,7 +26,6 @@ from ..extensions import db
 from ..models import Grant, Payment, RecoveryOrder, Report
 from ..rules import payments as rules
 from .actors import Actor
-from .errors import GuardFailed
 from .transitions import transition
 
 if TYPE_CHECKING:
@@ -162,12 +161,6 @@ def request_reasons(payment: Payment) -> list[str]:
     return []
 
 
-def check_request(payment: Payment) -> None:
-    reasons = request_reasons(payment)
-    if reasons:
-        raise GuardFailed(f"{payment.label} cannot be requested", reasons)
-    if payment.amount is None:
-        payment.amount = payment.planned_amount
 
 
 def request(payment: Payment, actor: Actor) -> Payment:
@@ -175,10 +168,10 @@ def request(payment: Payment, actor: Actor) -> Payment:
     return transition(payment, "request", actor)  # type: ignore[return-value]
 
 
-def check_before_paying(payment: Payment) -> None:
-    """Refuse a pre-financing payment that would take the total above 90% of the grant."""
+def ceiling_reasons(payment: Payment) -> list[str]:
+    """Why paying would take pre-financing above 90% of the grant (empty: it would not)."""
     if payment.kind == "balance":
-        return
+        return []
     already = sum(
         (
             p.amount or ZERO
@@ -187,11 +180,9 @@ def check_before_paying(payment: Payment) -> None:
         ),
         ZERO,
     )
-    reasons = rules.check_prefinancing_ceiling(
+    return rules.check_prefinancing_ceiling(
         payment.grant.amount, already + (payment.amount or payment.planned_amount)
     )
-    if reasons:
-        raise GuardFailed(f"{payment.label} cannot be paid", reasons)
 
 
 def nothing_due(payment: Payment) -> bool:

@@ -343,6 +343,13 @@ def requeue_outbox() -> int:
     return sum(enqueue_delivery(outbox_id, check_live=True) for outbox_id in ids)
 
 
+def end_implementations() -> int:
+    """Grants past their end of implementation move to final reporting."""
+    from .reporting import end_implementations as move
+
+    return move()
+
+
 def seal_audit_chain() -> int:
     """Chain the audit events committed since the last run into the tamper-evident hash chain."""
     from .audit import seal
@@ -354,6 +361,7 @@ SWEEPS: list[tuple[str, Callable[[], int]]] = [
     ("close_calls", close_calls),
     ("lapse_invitations", lapse_invitations),
     ("lapse_contracts", lapse_contracts),
+    ("end_implementations", end_implementations),
     ("assignment_notices", assignment_notices),
     ("draft_reminders", draft_reminders),
     ("scoring_reminders", scoring_reminders),
