@@ -11,6 +11,7 @@ realistic MMD call and an application that passes every guard of `submit`:
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -249,7 +250,7 @@ def fill_application(app: Application, *, full: bool = True) -> Application:
         Attachment(
             kind=kind,
             filename=f"{kind}.pdf",
-            stored_name=f"{kind}-{id(app)}-{n}",
+            stored_name=f"{kind}-{uuid.uuid4().hex}",
             content_type="application/pdf",
             size_bytes=2048,
             sha256="a" * 64,
