@@ -80,8 +80,7 @@ def cofinancing(grant: Grant) -> Decimal:
 
 
 def send_for_signature(grant: Grant, actor: User) -> Grant:
-    """Render the contract (recording its hash) and send it to the grantee for signature."""
-    render_contract(grant)
+    """Send the contract for signature; the transition renders it and records its hash."""
     return transition(grant, "send_for_signature", actor)  # type: ignore[return-value]
 
 

@@ -305,6 +305,10 @@ def record_termination(grant: Grant, ctx: TransitionContext) -> None:
 
 
 def stamp_sent_for_signature(grant: Grant, ctx: TransitionContext) -> None:
+    """The contract goes out as a rendered document whose hash is recorded, on every path."""
+    from .contracts import render_contract
+
+    render_contract(grant)
     grant.sent_for_signature_at = ctx.now
 
 
