@@ -60,6 +60,9 @@ class Grant(Stateful, db.Model):
     amendments: Mapped[list[Amendment]] = relationship(
         back_populates="grant", cascade="all, delete-orphan", order_by="Amendment.id"
     )
+    recovery_orders: Mapped[list[RecoveryOrder]] = relationship(
+        back_populates="grant", cascade="all, delete-orphan", order_by="RecoveryOrder.id"
+    )
 
     @property
     def label(self) -> str:
@@ -226,4 +229,4 @@ class RecoveryOrder(db.Model):
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     closed_at: Mapped[datetime | None]
 
-    grant: Mapped[Grant] = relationship()
+    grant: Mapped[Grant] = relationship(back_populates="recovery_orders")

@@ -205,13 +205,7 @@ def reject(payment: Payment, actor: Actor, comment: str) -> Payment:
 
 
 def recovery_orders(grant: Grant) -> list[RecoveryOrder]:
-    return list(
-        db.session.scalars(
-            db.select(RecoveryOrder)
-            .where(RecoveryOrder.grant_id == grant.id)
-            .order_by(RecoveryOrder.id)
-        )
-    )
+    return list(grant.recovery_orders)
 
 
 @dataclass(frozen=True)
