@@ -28,6 +28,11 @@ demo: $(BIN)/flask
 
 # Every test, on SQLite (set DATABASE_URL / TEST_REDIS_URL to run against real services).
 test: $(BIN)/flask
+	@# axe-core (npm) for the accessibility checks, once; without npm they are skipped locally.
+	@if [ ! -d node_modules/axe-core ]; then \
+		if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund; \
+		else echo "npm not found: accessibility checks skipped (apt-get install npm)"; fi; \
+	fi
 	$(BIN)/pytest -q -p no:cacheprovider -n 2
 	$(BIN)/ruff check .
 	$(BIN)/flask grants diagrams --check
