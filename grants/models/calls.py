@@ -97,6 +97,11 @@ class Call(Stateful, db.Model):
         back_populates="call", cascade="all, delete-orphan", order_by="Lot.code"
     )
     grids: Mapped[list[Grid]] = relationship(back_populates="call", cascade="all, delete-orphan")
+    documents: Mapped[list[CallDocument]] = relationship(
+        back_populates="call",
+        cascade="all, delete-orphan",
+        order_by="[CallDocument.position, CallDocument.id]",
+    )
     jvap_domains: Mapped[list[JvapDomain]] = relationship(
         secondary=call_jvap_domains, order_by=JvapDomain.number
     )
@@ -207,3 +212,44 @@ class Criterion(db.Model):
     position: Mapped[int]
 
     section: Mapped[GridSection] = relationship(back_populates="criteria")
+
+
+CALL_DOCUMENT_KINDS = ("guidelines", "application_form", "budget_template", "annex")
+CALL_DOCUMENT_LANGUAGES = ("en", "fr")
+
+
+class CallDocument(db.Model):
+    """A document published with a call (guidelines, templates, annexes), in one language.
+
+    Stored like attachments: outside the static files under a random name; the
+    type is judged by the content, and the hash names the exact bytes published.
+    """
+
+    __tablename__ = "call_documents"
+    __table_args__ = (
+        CheckConstraint("size_bytes > 0", name="size"),
+        CheckConstraint("language IN ('en', 'fr')", name="language"),
+        CheckConstraint(
+            "kind IN ('guidelines', 'application_form', 'budget_template', 'annex')", name="kind"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(2))
+    kind: Mapped[str] = mapped_column(String(20))
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(default=0)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=now)
+
+    call: Mapped[Call] = relationship(back_populates="documents")
+
+    @property
+    def extension(self) -> str:
+        return self.filename.rsplit(".", 1)[-1].lower() if "." in self.filename else ""
