@@ -34,6 +34,12 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     email_verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # Two-factor login (TOTP, RFC 6238). The secret is stored encrypted with a key derived
+    # from SECRET_KEY (see services/two_factor.py); set and not yet enrolled = enrolment
+    # under way. The last accepted time step refuses a code used twice (replay).
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enrolled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -46,9 +52,17 @@ class User(UserMixin, db.Model):
         cascade="all, delete-orphan"
     )
 
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enrolled_at is not None
 
     @property
     def roles(self) -> frozenset[str]:
@@ -84,6 +98,22 @@ class StaffRole(db.Model):
     granted_at: Mapped[datetime] = mapped_column(default=now)
 
     user: Mapped[User] = relationship(back_populates="staff_roles")
+
+
+class RecoveryCode(db.Model):
+    """A single-use two-factor recovery code, hashed like a password; shown once."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The code's first characters, in clear, so a check hashes one candidate, not ten.
+    lookup: Mapped[str] = mapped_column(String(8))
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="recovery_codes")
 
 
 class Organisation(db.Model):
