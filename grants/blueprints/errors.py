@@ -1,15 +1,88 @@
-"""Error pages for people, JSON for the API; domain errors keep their stable codes."""
+"""Error pages for people, JSON for the API; domain errors keep their stable codes.
+
+The database out of reach (restarting, failing over, refusing connections) is
+answered 503 with Retry-After and a plain message, never a stack trace or a
+500: nothing was saved by the failed request (its transaction never committed),
+so trying again is safe.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import logging
+import sqlite3
+
+from flask import Flask, g, jsonify, render_template, render_template_string, request
+from flask_babel import gettext as _
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from ..extensions import db
 from ..services.errors import DomainError
+
+log = logging.getLogger(__name__)
+# Seconds a client should wait before trying again: about one database restart.
+RETRY_AFTER_SECONDS = 5
+# Standalone on purpose: the site's layout reads the logged-in user, i.e. the database.
+UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="{{ lang }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title></head>
+<body><main><h1>{{ title }}</h1><p>{{ message }}</p></main></body></html>
+"""
 
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether a database error means "out of reach for now" rather than a bug.
+
+    SQLite raises OperationalError for missing tables too; of its operational
+    errors only a locked database is temporary.
+    """
+    if isinstance(exc, (DisconnectionError, PoolTimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        if isinstance(exc.orig, sqlite3.OperationalError):
+            return "locked" in str(exc.orig)
+        return True
+    return False
+
+
+def _forget_user() -> None:
+    """Answer as to a visitor: loading the user (or the page's language) needs the database."""
+    from ..extensions import login_manager
+
+    user = g.get("_login_user")
+    if user is None or getattr(user, "is_authenticated", False):
+        g._login_user = login_manager.anonymous_user()
+
+
+def _unavailable_response(exc: BaseException):  # type: ignore[no-untyped-def]
+    log.error("database unavailable, answered 503: %s", exc, exc_info=exc)
+    try:
+        db.session.rollback()  # give the dead connection back; it is replaced on next use
+    except Exception:  # the connection is gone: there is nothing left to roll back
+        log.debug("rollback after a database failure failed", exc_info=True)
+    _forget_user()
+    message = _(
+        "The service is briefly unavailable (the database cannot be reached). "
+        "Nothing was saved by this request: please try again in a few seconds."
+    )
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    if _wants_json():
+        return jsonify({"code": "service_unavailable", "message": message}), 503, headers
+    from flask_babel import get_locale
+
+    page = render_template_string(
+        UNAVAILABLE_PAGE, lang=str(get_locale() or "en"),
+        title=_("Service briefly unavailable"), message=message,
+    )
+    return page, 503, headers
 
 
 def register(app: Flask) -> None:
@@ -29,3 +102,11 @@ def register(app: Flask) -> None:
         return render_template(
             "errors/error.html", status=exc.code, message=exc.description, reasons=[]
         ), exc.code
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(DisconnectionError)
+    @app.errorhandler(PoolTimeoutError)
+    def database_error(exc: Exception):  # type: ignore[no-untyped-def]
+        if not database_unavailable(exc):
+            raise exc  # a bug, not an outage: the usual 500 (and its log entry)
+        return _unavailable_response(exc)
