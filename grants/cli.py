@@ -1,4 +1,4 @@
-"""`flask grants ...`: set-up, demo data, users, diagrams."""
+"""`flask grants ...`: set-up, demo data, users, diagrams, workers, backup and restore."""
 
 from __future__ import annotations
 
@@ -129,3 +129,59 @@ def sweep_command() -> None:
 
     for name, count in run_all().items():
         click.echo(f"{name}: {'failed (see the log)' if count < 0 else count}")
+
+
+@grants_cli.command("backup")
+@click.argument("path", required=False, type=click.Path(dir_okay=True, path_type=Path))
+def backup_command(path: Path | None) -> None:
+    """Write the database and every stored file to one archive (PATH: a file or a folder).
+
+    Without PATH the archive goes to instance/backups/grants-backup-<UTC time>.tar.gz.
+    Safe while the application runs: the tables are read in one consistent snapshot.
+    """
+    from .services.backup import BackupError, backup
+
+    try:
+        summary = backup(path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Backup written: {summary.path} (schema {summary.revision}; {summary.tables} tables, "
+        f"{summary.rows} rows; {summary.files} files, {summary.bytes} bytes)."
+    )
+    if summary.missing_files:
+        click.echo(
+            f"Warning: {len(summary.missing_files)} stored files the database refers to are "
+            f"not in the upload folder: {', '.join(summary.missing_files[:5])}",
+            err=True,
+        )
+
+
+@grants_cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--force", is_flag=True, help="Replace everything in a database that is not empty."
+)
+def restore_command(path: Path, force: bool) -> None:
+    """Restore an archive written by `flask grants backup`: all of it, or nothing.
+
+    Stop the web processes, workers and scheduler first. The archive is checked whole
+    before anything changes; its schema revision must be this code's.
+    """
+    from .services.backup import BackupError, restore
+
+    try:
+        summary = restore(path, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Restored the backup of {summary.created_at} (schema {summary.revision}): "
+        f"{summary.tables} tables, {summary.rows} rows, {summary.files} files"
+        + ("; the previous content was replaced." if summary.replaced else ".")
+    )
+    if summary.missing_files:
+        click.echo(
+            f"Warning: {len(summary.missing_files)} stored files the database refers to are "
+            f"missing: {', '.join(summary.missing_files[:5])}",
+            err=True,
+        )
