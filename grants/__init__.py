@@ -24,6 +24,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     register_extensions(app)
     register_blueprints(app)
+    register_operations(app)
     register_commands(app)
     register_error_handlers(app)
     register_template_helpers(app)
@@ -127,6 +128,13 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(grantee.bp)
     app.register_blueprint(grants_admin.bp)
+
+
+def register_operations(app: Flask) -> None:
+    """The health check, and the proxy headers trusted (TRUSTED_PROXIES)."""
+    from .blueprints.operations import register
+
+    register(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -52,6 +52,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "MAIL_FOLDER": env.get("MAIL_FOLDER") or str(instance / "mail"),
         "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER") or str(instance / "uploads"),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(20 * 1024 * 1024))),
+        # Reverse proxies in front of the app whose X-Forwarded-* headers are believed.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         "BABEL_DEFAULT_LOCALE": "en",
         "LANGUAGES": ("en", "fr"),
         # Catalogues under grants/translations (compiled .mo files are committed).
