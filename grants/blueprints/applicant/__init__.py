@@ -45,7 +45,7 @@ from forms.organisation import InviteForm, OrganisationForm
 from ...extensions import db
 from ...models import BUDGET_HEADINGS, Call, Country
 from ...rules.eligibility import Failure
-from ...services import applications, attachments, organisations
+from ...services import applications, attachments, organisations, releases
 from ...services.accounts import authenticate, login_throttle
 from ...services.eligibility_text import LocalisedFailure, failure_text, localise
 from ...services.errors import DomainError, GuardFailed, ValidationFailed
@@ -69,11 +69,38 @@ def _countries() -> list[Country]:
 @bp.get("/")
 @login_required
 def dashboard() -> str:
+    rows = applications.dashboard(_actor())
     return render_template(
         "applicant/dashboard.html",
-        rows=applications.dashboard(_actor()),
+        rows=rows,
         memberships=_actor().memberships,
+        released=releases.released([row.application for row in rows]),
     )
+
+
+def _pdf(name: str, document: bytes) -> Response:
+    response = Response(document, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/applications/<int:application_id>/decision-letter.pdf")
+@login_required
+def decision_letter(application_id: int) -> Response:
+    """The decision letter once released, in the reader's language; members only (else 404)."""
+    return _pdf(*releases.decision_letter(_actor(), application_id, _language()))
+
+
+@bp.get(
+    "/applications/<int:application_id>/evaluation-summary/"
+    "<any(concept_note, full_application):stage>.pdf"
+)
+@login_required
+def evaluation_summary(application_id: int, stage: str) -> Response:
+    """A stage's evaluation summary once released, without evaluators' names; members only."""
+    return _pdf(*releases.evaluation_summary(_actor(), application_id, stage))
 
 
 # ---------------------------------------------------------------- organisations
@@ -108,7 +135,7 @@ def new_organisation() -> Response | str | tuple[str, int]:
             duplicates = exc.matches
         except ValidationFailed as exc:
             for name, errors in exc.fields.items():
-                form[name].errors = list(errors)
+                form[name].errors = [field_error(e) for e in errors]
         else:
             flash(_("The organisation is registered; you are its owner."), "info")
             return redirect(url_for("applicant.organisation", organisation_id=created.id))
@@ -337,8 +364,8 @@ def attachments_page(application_id: int) -> Any:
                     _actor(), app.id, form.kind.data, upload.filename or "", upload.stream
                 )
             except ValidationFailed as exc:
-                form.file.errors = [exc.message]
-                status = 422
+                form.file.errors = [error_text(exc)]
+                status = exc.status  # 422, or 507 when the server has no room for the file
             else:
                 flash(_("The file is uploaded."), "info")
                 return redirect(url_for("applicant.attachments_page", application_id=app.id))
@@ -463,7 +490,10 @@ def domain_error(exc: DomainError) -> Any:
     if _wants_json():
         return jsonify(exc.to_dict()), exc.status
     return render_template(
-        "errors/error.html", status=exc.status, message=_(exc.message), reasons=exc.reasons
+        "errors/error.html",
+        status=exc.status,
+        message=error_text(exc),
+        reasons=[reason_text(r) for r in exc.reasons],
     ), exc.status
 
 
@@ -483,7 +513,73 @@ def _language() -> str:
 def _localise_reasons(reasons: list[str], readiness: applications.Readiness) -> list[str]:
     """The guard's reasons in the page's language: an eligibility failure by its code."""
     texts = {f.message: failure_text(f, _language())[0] for f in readiness.failures}
-    return [texts.get(reason) or _(reason) for reason in reasons]
+    return [texts.get(reason) or reason_text(reason) for reason in reasons]
+
+
+def error_text(exc: DomainError) -> str:
+    """A service's message in the page's language: the catalogue's text, figures put back."""
+    template = getattr(exc, "template", None)
+    if not isinstance(template, str):  # translated where it was raised (lazy text)
+        return str(exc.message)
+    if exc.params:
+        return _(template, **exc.params)
+    return reason_text(exc.message)
+
+
+def _state(value: str) -> str:
+    from ..helpers import FRENCH_LABELS
+
+    if _language().startswith("fr") and value in FRENCH_LABELS:
+        return FRENCH_LABELS[value]
+    return value.replace("_", " ")
+
+
+# Reasons the guards and the policy give with figures in them (grants.services.guards,
+# grants.policy), by their pattern; fixed ones go through the catalogue as they are.
+REASON_PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (
+        re.compile(r"incomplete: (?P<part>.+)"),
+        lambda m: _("incomplete: %(part)s", part=_(m["part"])),
+    ),
+    (
+        re.compile(r"the deadline passed at (?P<moment>.+)"),
+        lambda m: _("the deadline passed at %(moment)s", moment=m["moment"]),
+    ),
+    (
+        re.compile(r"the full-application deadline passed at (?P<moment>.+)"),
+        lambda m: _("the full-application deadline passed at %(moment)s", moment=m["moment"]),
+    ),
+    (
+        re.compile(r"call (?P<code>\S+) is (?P<state>\w+), not open for submissions"),
+        lambda m: _(
+            "call %(code)s is %(state)s, not open for submissions",
+            code=m["code"],
+            state=_state(m["state"]),
+        ),
+    ),
+    (
+        re.compile(r"the application is (?P<state>\w+) and can no longer be edited"),
+        lambda m: _(
+            "the application is %(state)s and can no longer be edited", state=_state(m["state"])
+        ),
+    ),
+)
+# Reasons of the policy shown to applicants (grants.policy), for the catalogue.
+POLICY_REASONS = (
+    _l("not a member of the organisation"),
+    _l("owners and editors of the organisation only"),
+    _l("owners of the organisation only"),
+    _l("the call is not published"),
+)
+
+
+def reason_text(reason: str) -> str:
+    """One reason in the page's language; one the catalogue does not know is shown as is."""
+    for pattern, render in REASON_PATTERNS:
+        found = pattern.fullmatch(reason)
+        if found:
+            return str(render(found))
+    return "; ".join(_(part) for part in reason.split("; "))
 
 
 # What the form's checks say about a field (grants.services.applications), in the page's
@@ -567,7 +663,7 @@ def field_error(message: str) -> str:
         found = pattern.fullmatch(message)
         if found:
             return str(render(found))
-    return message
+    return _(message)  # marked in the service (N_), or shown as it is
 
 
 @bp.app_template_filter("localise_failures")
