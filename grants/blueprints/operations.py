@@ -1,8 +1,12 @@
 """Operations: the health check for load balancers and monitoring, and the proxy headers.
 
 ``GET /healthz`` answers JSON without a login: whether the database answers and,
-when REDIS_URL is set, whether Redis does; 200 when all do, 503 otherwise. It
-names no host, URL or error text, so it tells an outsider nothing worth having.
+when REDIS_URL is set, whether Redis does. 503 when the database does not answer
+(this process can serve nothing: a load balancer should send it no traffic);
+200 with status "degraded" when only Redis does not (the pages still work, mail
+waits in the outbox; every web machine shares that Redis, so failing them all
+would turn a delay into an outage); 200 "ok" otherwise. It names no host, URL
+or error text, so it tells an outsider nothing worth having.
 
 Behind reverse proxies, TRUSTED_PROXIES (a count) makes the app believe that many
 hops of X-Forwarded-For/-Proto/-Host/-Port/-Prefix: the client's address (used by
@@ -54,9 +58,14 @@ def _redis_status() -> str:
 def healthz() -> tuple[Response, int, dict[str, str]]:
     database = "ok" if _database_ok() else "unreachable"
     redis = _redis_status()
-    healthy = database == "ok" and redis in ("ok", "not configured")
-    body = {"status": "ok" if healthy else "failing", "database": database, "redis": redis}
-    return jsonify(body), 200 if healthy else 503, {"Cache-Control": "no-store"}
+    if database != "ok":
+        status = "failing"
+    elif redis == "unreachable":
+        status = "degraded"
+    else:
+        status = "ok"
+    body = {"status": status, "database": database, "redis": redis}
+    return jsonify(body), 503 if status == "failing" else 200, {"Cache-Control": "no-store"}
 
 
 def apply_proxy_fix(app: Flask) -> None:
