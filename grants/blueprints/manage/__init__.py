@@ -8,6 +8,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from forms.call_documents import KIND_CHOICES, CallDocumentForm
 from forms.manage import (
     ActionForm,
     AutoAssignForm,
@@ -27,7 +28,7 @@ from reports.evaluation import committee_report_pdf
 from ...extensions import db
 from ...models import Application, Assignment, Call, User
 from ...policy import is_manager
-from ...services import admin_check, evaluation, panels, selection
+from ...services import admin_check, call_documents, evaluation, panels, selection
 from ...services.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from ...services.transitions import transition
 
@@ -492,3 +493,44 @@ def committee_report(code: str, stage: str) -> Response:
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="committee-report-{code}-{stage}.pdf"'
     })
+
+
+# --------------------------------------------------------------------------
+# Documents published with the call
+# --------------------------------------------------------------------------
+
+
+@bp.route("/calls/<code>/documents", methods=["GET", "POST"])
+def documents(code: str) -> Response | tuple[str, int]:
+    call = _call(code)
+    form = CallDocumentForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            upload = request.files["file"]
+            try:
+                call_documents.add_document(
+                    _user(), call, title=form.title.data or "", language=form.language.data,
+                    kind=form.kind.data, filename=upload.filename or "", stream=upload.stream,
+                )
+            except ValidationFailed as exc:
+                form.file.errors = [exc.message]
+                status = 422
+            else:
+                return _done("The document is published with the call.", ".documents", code=code)
+        else:
+            status = 422
+    return render_template(
+        "manage/documents.html", call=call, stages=_stages(call), form=form, action=ActionForm(),
+        documents=call_documents.documents(call), public=call_documents.is_public(call),
+        kinds=dict(KIND_CHOICES),
+    ), status
+
+
+@bp.post("/calls/<code>/documents/<int:document_id>/delete")
+def document_delete(code: str, document_id: int) -> Response:
+    call = _call(code)
+    if not ActionForm().validate_on_submit():
+        raise ValidationFailed("the form expired; try again")
+    call_documents.remove_document(_user(), call, document_id)
+    return _done("The document is removed from the call.", ".documents", code=code)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, Response, abort, render_template, send_file
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from forms.organisation import EligibilityCheckForm
 
 from ...extensions import db
 from ...models import Country
 from ...rules import eligibility as rules
-from ...services import eligibility, listings
+from ...services import call_documents, eligibility, listings
 
 bp = Blueprint("public", __name__)
 
@@ -29,7 +31,25 @@ def call(code: str) -> str:
         call=found,
         rules=eligibility.call_rules(found),
         type_labels=rules.APPLICANT_TYPE_LABELS,
+        documents=call_documents.documents(found),
+        document_kinds={k: _(v) for k, v in call_documents.KIND_LABELS.items()},
+        document_languages={k: _(v) for k, v in call_documents.LANGUAGE_LABELS.items()},
     )
+
+
+@bp.get("/calls/<code>/documents/<int:document_id>")
+def call_document(code: str, document_id: int) -> Response:
+    """A document of a public call, for anyone (a draft call's: programme managers only)."""
+    stored = call_documents.open_document(current_user, code, document_id)
+    response = send_file(
+        stored.path,
+        mimetype=stored.content_type,
+        as_attachment=True,
+        download_name=stored.filename,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.route("/calls/<code>/eligibility", methods=["GET", "POST"])
@@ -47,3 +67,15 @@ def check(code: str) -> str:
         applicant = rules.Applicant(form.org_type.data, eligibility.as_country(country), "")
         failures = rules.check_applicant(eligibility.call_rules(found), applicant)
     return render_template("public/eligibility.html", call=found, form=form, failures=failures)
+
+
+@bp.app_template_filter("file_size")
+def file_size(size: int) -> str:
+    """A file's size for the page's language (French says ko and Mo)."""
+    from babel.numbers import format_decimal
+    from flask_babel import get_locale
+
+    locale = str(get_locale() or "en")
+    if size < 1024 * 1024:
+        return _("%(size)s KB", size=format_decimal(max(1, round(size / 1024)), locale=locale))
+    return _("%(size)s MB", size=format_decimal(round(size / (1024 * 1024), 1), locale=locale))
