@@ -24,6 +24,7 @@ def _page(form: NewTokenForm, new: tokens.NewToken | None = None, status: int = 
             new=new,
         ),
         status=status,
+        mimetype="text/html",  # werkzeug's Response defaults to text/plain
     )
     # The page may show a token: no cache keeps it, no shared cache ever sees it.
     response.headers["Cache-Control"] = "no-store"
