@@ -88,6 +88,18 @@ def test_a_refused_file_changes_nothing(app, data, filename, fields):
     assert db.session.scalars(select(AuditEvent)).all() == []
 
 
+def test_a_pdf_with_a_script_is_refused_like_an_attachment(app):
+    manager = ManagerFactory()
+    call = CallFactory()
+    db.session.commit()
+    scripted = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /OpenAction << /S /JavaScript "
+                b"/JS (app.alert(1)) >> >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+    with pytest.raises(UploadRefused):
+        _add(manager, call, data=scripted)
+    assert db.session.scalars(select(CallDocument)).all() == []
+    assert _stored_files(app) == []
+
+
 def test_a_file_over_the_limit_is_refused(app):
     app.config["CALL_DOCUMENT_MAX_BYTES"] = 1024
     manager = ManagerFactory()

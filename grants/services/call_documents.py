@@ -29,8 +29,8 @@ from .attachments import (
     TYPES,
     StoredFile,
     UploadRefused,
+    check_content,
     safe_display_name,
-    sniff,
     upload_folder,
 )
 from .errors import N_, NotFound, PermissionDenied
@@ -135,26 +135,9 @@ def _store(filename: str, stream: IO[bytes]) -> tuple[str, str, int, str, str]:
                 out.write(chunk)
         if size == 0:
             raise UploadRefused(N_("the file is empty"), {"file": ["empty file"]})
-        with open(partial, "rb") as head_file:
-            head = head_file.read(16)
-        found = sniff(head, partial)
-        if found is None:
-            raise UploadRefused(
-                N_(
-                    "the file's content is not of an accepted type (PDF, PNG, JPEG, Word, "
-                    "Excel, OpenDocument)"
-                ),
-                {"file": ["content not accepted"]},
-            )
-        if extension not in TYPES[found][0]:
-            raise UploadRefused(
-                N_(
-                    "the file is named '%(extension)s' but its content is %(found)s; save it "
-                    "with the right type and upload it again"
-                ),
-                {"file": ["the name does not match the content"]},
-                params={"extension": extension, "found": found.upper()},
-            )
+        # The attachments' checks: type by content, name against content, zip bombs,
+        # PDFs with scripts or other active content.
+        found = check_content(partial, extension)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)
