@@ -66,6 +66,12 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": environment == "production",
         "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_LIFETIME_SECONDS", "7200")),
+        # Two-factor login (TOTP) required of staff (evaluators, managers, administrators).
+        "TWO_FACTOR_REQUIRED": _bool(env.get("TWO_FACTOR_REQUIRED"), True),
+        # Awarding, approving payments and changing roles need a login this recent.
+        "REAUTH_MAX_AGE_SECONDS": int(env.get("REAUTH_MAX_AGE_SECONDS", "600")),
+        # Strict-Transport-Security, sent only in production (never on plain-HTTP dev).
+        "HSTS_MAX_AGE_SECONDS": int(env.get("HSTS_MAX_AGE_SECONDS", str(365 * 24 * 3600))),
         "PROGRAMME_NAME": env.get("PROGRAMME_NAME", "MMD Grant Facility"),
         # Named on contracts and letters as the organisation implementing the programme.
         "PROGRAMME_IMPLEMENTER": env.get(

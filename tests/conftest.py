@@ -66,6 +66,9 @@ def _test_config(database_url: str, instance: object) -> dict[str, object]:
         "MAIL_FOLDER": str(instance) + "/mail",
         "UPLOAD_FOLDER": str(instance) + "/uploads",
         "WTF_CSRF_ENABLED": False,
+        # Staff log in with their password alone in tests; tests of two-factor login turn
+        # it on.
+        "TWO_FACTOR_REQUIRED": False,
     }
 
 
