@@ -351,6 +351,26 @@ def test_a_failing_restore_changes_nothing(app, archive, monkeypatch):
     assert [p.name for p in parent.iterdir() if ".restoring-" in p.name] == []
 
 
+def test_a_database_still_in_use_is_refused_after_a_short_wait(app, archive, monkeypatch):
+    from grants.services import backup as service
+
+    monkeypatch.setattr(service, "LOCK_TIMEOUT_SECONDS", 1)
+    before = _state()
+    # A web process still running: in a transaction that read (PostgreSQL) or writes (SQLite).
+    running = db.engine.connect()
+    if running.dialect.name == "sqlite":
+        running.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        running.execute(select(User.id).limit(1))
+    try:
+        with pytest.raises(BackupError, match=r"the database is in use .* stop the web processes"):
+            restore(archive, force=True)
+    finally:
+        running.rollback()
+        running.close()
+    assert _state() == before
+
+
 def test_backup_refuses_an_unstamped_database_and_an_existing_file(app, runner, tmp_path):
     result = runner.invoke(args=["grants", "backup", str(tmp_path)])
     assert result.exit_code == 1

@@ -45,6 +45,7 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -54,6 +55,7 @@ from typing import IO, Any
 from flask import current_app
 from sqlalchemy import Connection, Table, func, inspect, select, text
 from sqlalchemy import types as sqltypes
+from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
 
@@ -63,6 +65,8 @@ FORMAT = "mmd-grants-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CHUNK_ROWS = 1000
+# How long a restore waits for the locks of processes still running before it gives up.
+LOCK_TIMEOUT_SECONDS = 30
 COPY_BYTES = 1024 * 1024
 # Files being written when the backup runs (uploads, contracts) end in .part: skipped.
 PARTIAL_SUFFIX = ".part"
@@ -550,7 +554,7 @@ def restore(path: str | Path, *, force: bool = False) -> RestoreSummary:
         for name, folder in folders.items():
             folder.parent.mkdir(parents=True, exist_ok=True)
             staged[name].mkdir()
-        with db.engine.connect() as connection:
+        with db.engine.connect() as connection, _lock_wait_limited(connection):
             try:
                 with connection.begin():
                     replaced = _empty_database(connection, tables, force)
@@ -561,6 +565,15 @@ def restore(path: str | Path, *, force: bool = False) -> RestoreSummary:
             except BaseException:
                 _swap_back(swapped)
                 raise
+    except OperationalError as exc:
+        if _waited_for_a_lock(exc):
+            raise BackupError(
+                "the database is in use (a lock was not granted within "
+                f"{LOCK_TIMEOUT_SECONDS} s): stop the web processes, the workers and the "
+                "scheduler, then restore again; nothing was restored"
+            ) from None
+        raise
+    else:
         for _folder, old in swapped:
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
@@ -579,6 +592,34 @@ def restore(path: str | Path, *, force: bool = False) -> RestoreSummary:
         replaced=replaced,
         missing_files=missing,
     )
+
+
+@contextmanager
+def _lock_wait_limited(connection: Connection) -> Iterator[None]:
+    """Wait at most LOCK_TIMEOUT_SECONDS for a lock held by a running process, not forever."""
+    dialect = connection.dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        yield
+        return
+    # Session settings, outside the restore's transaction; put back afterwards.
+    if dialect == "postgresql":
+        connection.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'")
+        undo = "RESET lock_timeout"
+    else:
+        previous = int(connection.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0)
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {LOCK_TIMEOUT_SECONDS * 1000}")
+        undo = f"PRAGMA busy_timeout = {previous}"
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(undo)
+        connection.commit()
+
+
+def _waited_for_a_lock(exc: OperationalError) -> bool:
+    # 55P03: lock_not_available (PostgreSQL); SQLite says "database is locked".
+    return getattr(exc.orig, "sqlstate", None) == "55P03" or "database is locked" in str(exc.orig)
 
 
 def _prepare_schema(head: str) -> None:
@@ -638,8 +679,6 @@ def _empty_database(connection: Connection, tables: dict[str, Table], force: boo
     if not filled:
         return False
     if connection.dialect.name == "postgresql":
-        # Stop web processes and workers first; do not wait for them forever.
-        connection.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
         names = ", ".join(f'"{t.name}"' for t in tables.values())
         connection.exec_driver_sql(f"TRUNCATE {names}")
     else:
