@@ -89,7 +89,13 @@ def test_trusted_proxies_give_the_client_address_and_the_public_url(app):
         seen = behind.test_client().get(
             "/_probe",
             # A client's own forged entry comes first; only the proxy's last hop counts.
-            headers={**FORWARDED, "X-Forwarded-For": "198.51.100.1, 203.0.113.7"},
+            headers={
+                **FORWARDED,
+                "X-Forwarded-For": "198.51.100.1, 203.0.113.7",
+                # Passed through by proxies from the client: never believed.
+                "X-Forwarded-Port": "8443",
+                "X-Forwarded-Prefix": "/elsewhere",
+            },
             environ_base={"REMOTE_ADDR": "10.0.0.2"},
         ).get_json()
     finally:
