@@ -6,16 +6,30 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
-from forms.account import EmailForm, LanguageForm, LoginForm, NewPasswordForm, RegistrationForm
+from forms.account import (
+    CodeForm,
+    EmailForm,
+    LanguageForm,
+    LoginForm,
+    NewPasswordForm,
+    RegistrationForm,
+)
 
-from ...services import registration
-from ...services.accounts import authenticate, login_throttle
+from ...services import registration, two_factor
+from ...services.accounts import authenticate, login_throttle, two_factor_throttle
 from ...services.errors import ValidationFailed
+from . import session_auth
+from .session_auth import (
+    complete_login,
+    pending_login,
+    start_pending,
+)
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+bp.record_once(lambda state: session_auth.init_app(state.app))
 
 
 def _safe_next(target: str | None) -> str:
@@ -39,7 +53,7 @@ def _reset_link(token: str) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str:
+def login() -> Response | str | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
@@ -58,12 +72,56 @@ def login() -> Response | str:
                 flash(_("Confirm your email address first: open the link we sent you."), "error")
             else:
                 login_throttle.succeeded(form.email.data)
-                session.clear()
-                login_user(user)
-                session.permanent = True
-                session["language"] = user.language
-                return redirect(_safe_next(request.args.get("next")))
+                target = _safe_next(request.args.get("next"))
+                if user.two_factor_enabled:
+                    # Not logged in yet: the code comes first.
+                    start_pending(user, target)
+                    return redirect(url_for("account.login_code"))
+                complete_login(user, two_factor_done=False)
+                if two_factor.required_for(user):
+                    flash(_("Staff accounts use two-factor login: set it up to continue."), "info")
+                    return redirect(url_for("account.two_factor_setup", next=target))
+                return redirect(target)
     return render_template("account/login.html", form=form), status
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code() -> Response | str | tuple[str, int]:
+    """The second step of a login: a code from the app, or a recovery code."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    pending = pending_login()
+    if pending is None:
+        flash(_("Log in again: the step for the code waits 5 minutes at most."), "info")
+        return redirect(url_for("account.login"))
+    user, target = pending
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        client = request.remote_addr
+        account_key = f"user:{user.id}"
+        if two_factor_throttle.blocked(account_key, client):
+            flash(_("Too many failed attempts. Wait 15 minutes and try again."), "error")
+            status = 429
+        else:
+            kind = two_factor.check_code(user, form.code.data)
+            if kind is None:
+                two_factor_throttle.failed(account_key, client)
+                form.code.errors = [
+                    _("The code is not right, or was used already. Type the code shown now.")
+                ]
+            else:
+                two_factor_throttle.succeeded(account_key)
+                complete_login(user, two_factor_done=True)
+                if kind == "recovery":
+                    left = two_factor.remaining_recovery_codes(user)
+                    flash(
+                        _("You used a recovery code; %(count)d left. Make new ones if few "
+                          "remain.", count=left),
+                        "info",
+                    )
+                return redirect(target)
+    return render_template("account/login_code.html", form=form), status
 
 
 @bp.post("/logout")
@@ -162,3 +220,7 @@ def language() -> Response:
             registration.set_language(current_user._get_current_object(), form.language.data)
     target = request.form.get("next")
     return redirect(_safe_next(target) if target else url_for("public.index"))
+
+
+# The two-factor pages and the administrators' account pages add their routes to `bp`.
+from . import two_factor_pages, users  # noqa: E402, F401

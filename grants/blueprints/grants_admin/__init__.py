@@ -15,6 +15,7 @@ from ...policy import is_manager
 from ...services import amendments, awards, payments, reporting
 from ...services.errors import DomainError, NotFound, PermissionDenied
 from ...services.transitions import allowed_transitions, history, transition
+from ..account.session_auth import recent_login_required, recent_login_required_when
 
 bp = Blueprint("grants_admin", __name__, url_prefix="/manage/grants")
 
@@ -74,6 +75,7 @@ def index() -> str:
 
 
 @bp.post("/award/<int:application_id>")
+@recent_login_required
 def award(application_id: int) -> Response:
     application = awards.get_application(_user(), application_id)
     form = AwardForm()
@@ -154,6 +156,7 @@ def fire(grant_id: int, event: str) -> Response:
 
 
 @bp.post("/payments/<int:payment_id>/<any(approve, pay, reject):event>")
+@recent_login_required_when(lambda event, **_: event in ("approve", "pay"))
 def payment_event(payment_id: int, event: str) -> Response:
     payment: Payment = _get(Payment, payment_id)
     form = CommentForm()

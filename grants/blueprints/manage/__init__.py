@@ -31,6 +31,7 @@ from ...policy import is_manager
 from ...services import admin_check, call_documents, evaluation, panels, selection
 from ...services.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from ...services.transitions import transition
+from ..account.session_auth import recent_login_required
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 STAGE = "<any(concept_note, full_application):stage>"
@@ -471,6 +472,7 @@ def ranking(code: str, stage: str) -> str:
 
 
 @bp.post(f"/calls/<code>/ranking/{STAGE}")
+@recent_login_required
 def confirm(code: str, stage: str) -> Response:
     call = _call(code)
     form = ConfirmSelectionForm()
