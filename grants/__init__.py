@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_template_helpers(app)
     register_jobs(app)
+    register_security_headers(app)
     check_workflows()
     logging.getLogger(__name__).debug("application created (%s)", app.config["ENV_NAME"])
     return app
@@ -157,6 +158,12 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_jobs(app: Flask) -> None:
     from .jobs import init_app
+
+    init_app(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    from .security_headers import init_app
 
     init_app(app)
 
