@@ -143,9 +143,11 @@ def letter_kind(application: Application) -> str:
     raise NotFound("no decision letter: the application is not decided")
 
 
-def letter_context(application: Application) -> dict[str, Any]:
+def letter_context(application: Application, language: str | None = None) -> dict[str, Any]:
+    """The letter's content, in `language` if given (the reader's), else the application's."""
     kind = letter_kind(application)
-    language = application.language if application.language in LABELS else "en"
+    language = language or application.language
+    language = language if language in LABELS else "en"
     labels = LABELS[language]
     moment = _utc(application.decided_at or now())
     stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -181,9 +183,11 @@ def letter_context(application: Application) -> dict[str, Any]:
     return context
 
 
-def letter_pdf(application: Application) -> bytes:
+def letter_pdf(application: Application, language: str | None = None) -> bytes:
     """The decision letter of an awarded or rejected application, as PDF."""
-    return render_pdf(f"letter_{letter_kind(application)}.html", letter_context(application))
+    return render_pdf(
+        f"letter_{letter_kind(application)}.html", letter_context(application, language)
+    )
 
 
 def decision_letter(actor: Actor, application_id: int) -> tuple[str, bytes]:
