@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import cycle
 
+from flask import current_app
 from sqlalchemy import select
 
 from . import clock
@@ -33,7 +34,7 @@ from .models import (
 )
 from .rules import selection
 from .rules.eligibility import CallRules
-from .services import evaluation, grids
+from .services import evaluation, grids, two_factor
 from .services.accounts import create_user
 from .services.actors import SYSTEM
 from .services.eligibility import rules_json
@@ -41,6 +42,8 @@ from .services.guards import ADMIN_CHECK_ITEMS
 from .services.transitions import transition
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105  (printed for the demo on purpose)
+# The staff's two-factor key (base32 TOTP secret), printed beside their logins on purpose.
+DEMO_TOTP_SECRET = "DEMOSTAFFTWOFACTORKEYFORMMDGRANT"  # noqa: S105
 
 STAFF = [
     ("admin@mmd.example.org", "Amina Diallo", ("admin",)),
@@ -209,7 +212,19 @@ def _users() -> dict[str, User]:
         users[email] = create_user(
             email, name, DEMO_PASSWORD, roles=roles, verified=True, commit=False
         )
+        if two_factor.required_for(users[email]):
+            # Staff must use two-factor login: enrolled with one printed key, so one entry
+            # in an authenticator app serves every demo staff login.
+            users[email].totp_secret = two_factor.seal_secret(DEMO_TOTP_SECRET)
+            users[email].totp_enrolled_at = clock.now()
     return users
+
+
+def _staff_label(roles: tuple[str, ...]) -> str:
+    label = ", ".join(roles)
+    if current_app.config.get("TWO_FACTOR_REQUIRED", True):
+        label += f"; two-factor key {DEMO_TOTP_SECRET}"
+    return label
 
 
 def _organisations() -> list[tuple[Organisation, User]]:
@@ -652,7 +667,7 @@ def _build(real_now: datetime) -> dict[str, object]:
 
     states = sorted({a.state for a in db.session.scalars(select(Application))})
     return {
-        "users": [(email, name, ", ".join(roles)) for email, name, roles in STAFF]
+        "users": [(email, name, _staff_label(roles)) for email, name, roles in STAFF]
         + [(o[4], o[5], f"owner of {o[0]}") for o in ORGANISATIONS],
         "password": DEMO_PASSWORD,
         "calls": [c02.code, c03.code],

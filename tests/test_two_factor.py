@@ -605,3 +605,28 @@ def test_without_the_requirement_staff_log_in_with_the_password(app, client):
     manager = ManagerFactory()
     assert password_step(client, manager).status_code == 302
     assert client.get("/manage/grants/").status_code == 200
+
+
+# --------------------------------------------------------------------------
+# The demo
+# --------------------------------------------------------------------------
+
+
+def test_demo_staff_are_enrolled_with_the_printed_key(app, runner, client, steps):
+    from grants.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
+
+    result = runner.invoke(args=["grants", "demo-data"])
+    assert result.exit_code == 0, result.output
+    assert "manager@mmd.example.org" in result.output
+    assert f"two-factor key {DEMO_TOTP_SECRET}" in result.output
+    manager = db.session.scalar(select(User).where(User.email == "manager@mmd.example.org"))
+    assert manager.two_factor_enabled
+    first = client.post("/account/login",
+                        data={"email": manager.email, "password": DEMO_PASSWORD})
+    assert first.headers["Location"].endswith("/account/login/code")
+    done = client.post("/account/login/code", data={"code": code_at(DEMO_TOTP_SECRET, steps())})
+    assert done.status_code == 302
+    assert client.get("/manage/grants/").status_code == 200
+    # Applicants are not enrolled: the password is enough for them.
+    owner = db.session.scalar(select(User).where(User.email == "contact@asmd.example.sn"))
+    assert not owner.two_factor_enabled
