@@ -49,7 +49,7 @@ from ..models import (
 from ..rules import eligibility as rules
 from . import eligibility
 from .actors import Actor
-from .errors import ConcurrentChange, NotFound, PermissionDenied, ValidationFailed
+from .errors import N_, ConcurrentChange, NotFound, PermissionDenied, ValidationFailed
 from .transitions import allowed_transitions, transition
 
 # The form, in order. "attachments" is not a saved section: files are uploaded one by one.
@@ -103,8 +103,10 @@ class SectionConflict(ConcurrentChange):
         updated_by: str | None,
     ):
         super().__init__(
-            "someone else saved this section since you opened it; your text is kept below "
-            "next to theirs: merge them and save again"
+            N_(
+                "someone else saved this section since you opened it; your text is kept below "
+                "next to theirs: merge them and save again"
+            )
         )
         self.key = key
         self.current = current
@@ -128,7 +130,7 @@ def get_application(actor: Actor, application_id: int) -> Application:
     """The application, if the actor may know it exists; NotFound (404) otherwise."""
     found = db.session.get(Application, application_id)
     if found is None or not policy.can_view(actor, found):
-        raise NotFound("no such application")
+        raise NotFound(N_("no such application"))
     return found
 
 
@@ -217,7 +219,7 @@ def current_data(app: Application, key: str) -> dict[str, Any]:
                 for line in app.budget_lines
             ]
         }
-    raise NotFound(f"no section {key!r}")
+    raise NotFound(N_("no such part of the form: %(key)s"), params={"key": key})
 
 
 def form_values(key: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -275,13 +277,13 @@ def start_application(actor: User, call_id: int, organisation_id: int) -> Applic
     """A new draft for the organisation (or its existing one for this call)."""
     call = db.session.get(Call, call_id)
     if call is None or not policy.can_view(actor, call):
-        raise NotFound("no such call")
+        raise NotFound(N_("no such call"))
     membership = actor.membership_in(organisation_id)
     if membership is None:
-        raise NotFound("no such organisation")
+        raise NotFound(N_("no such organisation"))
     if not membership.can_edit:
         raise PermissionDenied(
-            "only owners and editors of the organisation may start an application"
+            N_("only owners and editors of the organisation may start an application")
         )
     existing = db.session.scalar(
         select(Application).where(
@@ -293,7 +295,9 @@ def start_application(actor: User, call_id: int, organisation_id: int) -> Applic
     if existing is not None:
         return existing
     if call.state != "open" or now() > call.deadline_at:
-        raise ValidationFailed(f"call {call.code} is not open for applications")
+        raise ValidationFailed(
+            N_("call %(code)s is not open for applications"), params={"code": call.code}
+        )
     app = Application(
         call=call,
         organisation_id=organisation_id,
@@ -319,7 +323,7 @@ def save_section(
 ) -> ApplicationSection:
     """Save one section typed against `version`; SectionConflict if someone saved it since."""
     if key not in SECTIONS:
-        raise NotFound(f"no section {key!r}")
+        raise NotFound(N_("no such part of the form: %(key)s"), params={"key": key})
     for attempt in range(3):
         app = get_application(actor, application_id)
         allowed = policy.can_edit_application(actor, app)
@@ -327,7 +331,7 @@ def save_section(
             raise PermissionDenied(allowed.reason)
         if is_section_locked(app, key):
             raise PermissionDenied(
-                "this part was scored at the concept-note stage and can no longer change"
+                N_("this part was scored at the concept-note stage and can no longer change")
             )
         row = section_row(app, key)
         clean = _clean(app, key, data)
@@ -349,7 +353,7 @@ def save_section(
             # a change to another part of the application only needs a retry.
             if attempt == 2:
                 raise ConcurrentChange(
-                    "the application was changed by someone else at the same time; try again"
+                    N_("the application was changed by someone else at the same time; try again")
                 ) from None
     raise AssertionError("unreachable")
 
@@ -367,7 +371,7 @@ def _stored(key: str, clean: dict[str, Any]) -> dict[str, Any]:
 
 def _fail(errors: dict[str, list[str]]) -> None:
     if errors:
-        raise ValidationFailed("some fields need correcting; nothing was lost", errors)
+        raise ValidationFailed(N_("some fields need correcting; nothing was lost"), errors)
 
 
 def _limit(errors: dict[str, list[str]], field: str, value: str, limit: int) -> None:
@@ -610,7 +614,7 @@ def _clean(app: Application, key: str, data: dict[str, Any]) -> dict[str, Any]:
             )
         _fail(errors)
         return {"lines": lines}
-    raise NotFound(f"no section {key!r}")
+    raise NotFound(N_("no such part of the form: %(key)s"), params={"key": key})
 
 
 def _apply(app: Application, key: str, clean: dict[str, Any], actor: User) -> None:
@@ -731,7 +735,7 @@ def withdraw(actor: User, application_id: int, reason: str | None = None) -> App
 def latest_submission(actor: Actor, application_id: int) -> Submission:
     app = get_application(actor, application_id)
     if not app.submissions:
-        raise NotFound("the application has not been submitted")
+        raise NotFound(N_("the application has not been submitted"))
     return app.submissions[-1]
 
 

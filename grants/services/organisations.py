@@ -24,7 +24,7 @@ from ..extensions import db
 from ..models import MEMBERSHIP_ROLES, ORGANISATION_TYPES, Country, Membership, Organisation, User
 from .accounts import normalise_email
 from .actors import Actor
-from .errors import NotFound, PermissionDenied, ValidationFailed
+from .errors import N_, NotFound, PermissionDenied, ValidationFailed
 
 INVITATION_MAX_AGE = 14 * 24 * 3600  # seconds an invitation link stays valid
 NAME_SIMILARITY = 0.9  # ratio above which two names in one country are "near-identical"
@@ -63,9 +63,11 @@ class DuplicateOrganisation(ValidationFailed):
 
     def __init__(self, matches: list[Organisation], exact: bool):
         super().__init__(
-            "this organisation seems to be registered already; ask one of its owners to "
-            "invite you instead of creating it again",
-            {"registration_number" if exact else "name": ["already registered"]},
+            N_(
+                "this organisation seems to be registered already; ask one of its owners to "
+                "invite you instead of creating it again"
+            ),
+            {"registration_number" if exact else "name": [N_("already registered")]},
         )
         self.matches = matches
         self.exact = exact
@@ -127,9 +129,9 @@ def _validate(data: OrganisationData) -> dict[str, list[str]]:
     if not _normalised_registration(data.registration_number):
         errors["registration_number"] = ["required"]
     if data.website and not re.match(r"^https?://[^\s/]+\.[^\s]+$", data.website):
-        errors["website"] = ["a web address starting with http:// or https://"]
+        errors["website"] = [N_("a web address starting with http:// or https://")]
     if data.contact_email and "@" not in data.contact_email:
-        errors["contact_email"] = ["not an email address"]
+        errors["contact_email"] = [N_("not an email address")]
     return errors
 
 
@@ -137,7 +139,7 @@ def create_organisation(actor: User, data: OrganisationData) -> Organisation:
     """Register an organisation with `actor` as its first owner; refuses likely duplicates."""
     errors = _validate(data)
     if errors:
-        raise ValidationFailed("the organisation cannot be created", errors)
+        raise ValidationFailed(N_("the organisation cannot be created"), errors)
     matches, exact = find_duplicates(data.name, data.country_iso2, data.registration_number)
     if matches:
         raise DuplicateOrganisation(matches, exact)
@@ -168,12 +170,17 @@ def organisation_for(
 ) -> Organisation:
     """The organisation if the actor is a member with one of `roles`; 404 for outsiders."""
     if not isinstance(actor, User):
-        raise NotFound("no such organisation")
+        raise NotFound(N_("no such organisation"))
     membership = actor.membership_in(organisation_id)
     if membership is None:
-        raise NotFound("no such organisation")
+        raise NotFound(N_("no such organisation"))
     if membership.role not in roles:
-        raise PermissionDenied(f"only {' or '.join(roles)}s of the organisation may do this")
+        if roles == ("owner",):
+            raise PermissionDenied(N_("only owners of the organisation may do this"))
+        raise PermissionDenied(
+            N_("only %(roles)s of the organisation may do this"),
+            params={"roles": " or ".join(f"{role}s" for role in roles)},
+        )
     return membership.organisation
 
 
@@ -198,11 +205,11 @@ def invitation_token(actor: User, organisation_id: int, email: str, role: str) -
     email = normalise_email(email)
     errors: dict[str, list[str]] = {}
     if "@" not in email:
-        errors["email"] = ["not an email address"]
+        errors["email"] = [N_("not an email address")]
     if role not in MEMBERSHIP_ROLES:
-        errors["role"] = ["owner, editor or viewer"]
+        errors["role"] = [N_("owner, editor or viewer")]
     if errors:
-        raise ValidationFailed("the invitation cannot be sent", errors)
+        raise ValidationFailed(N_("the invitation cannot be sent"), errors)
     return _serializer().dumps({"o": organisation.id, "e": email, "r": role, "by": actor.id})
 
 
@@ -210,12 +217,12 @@ def read_invitation(token: str) -> dict[str, Any]:
     try:
         data = _serializer().loads(token, max_age=INVITATION_MAX_AGE)
     except SignatureExpired:
-        raise ValidationFailed("this invitation has expired; ask for a new one") from None
+        raise ValidationFailed(N_("this invitation has expired; ask for a new one")) from None
     except BadSignature:
-        raise NotFound("no such invitation") from None
+        raise NotFound(N_("no such invitation")) from None
     organisation = db.session.get(Organisation, data["o"])
     if organisation is None:
-        raise NotFound("no such invitation")
+        raise NotFound(N_("no such invitation"))
     return {"organisation": organisation, "email": data["e"], "role": data["r"]}
 
 
@@ -224,7 +231,7 @@ def accept_invitation(actor: User, token: str) -> Membership:
     invitation = read_invitation(token)
     if normalise_email(actor.email) != invitation["email"]:
         raise PermissionDenied(
-            "this invitation was sent to another email address; sign in with that address"
+            N_("this invitation was sent to another email address; sign in with that address")
         )
     organisation: Organisation = invitation["organisation"]
     membership = actor.membership_in(organisation.id)
@@ -252,11 +259,13 @@ def change_role(actor: User, organisation_id: int, membership_id: int, role: str
     organisation_for(actor, organisation_id, roles=("owner",))
     membership = db.session.get(Membership, membership_id)
     if membership is None or membership.organisation_id != organisation_id:
-        raise NotFound("no such member")
+        raise NotFound(N_("no such member"))
     if role not in MEMBERSHIP_ROLES:
-        raise ValidationFailed("unknown role", {"role": ["owner, editor or viewer"]})
+        raise ValidationFailed(N_("unknown role"), {"role": [N_("owner, editor or viewer")]})
     if membership.role == "owner" and role != "owner" and _owner_count(organisation_id) <= 1:
-        raise ValidationFailed("an organisation needs at least one owner", {"role": ["last owner"]})
+        raise ValidationFailed(
+            N_("an organisation needs at least one owner"), {"role": [N_("last owner")]}
+        )
     membership.role = role
     db.session.commit()
     return membership

@@ -22,7 +22,7 @@ from ..jobs import dispatch_committed
 from ..models import User
 from . import notifications
 from .accounts import MIN_PASSWORD_LENGTH, create_user, find_user, hash_password, normalise_email
-from .errors import ValidationFailed
+from .errors import N_, ValidationFailed
 
 VERIFY_MAX_AGE = 48 * 3600
 RESET_MAX_AGE = 2 * 3600
@@ -70,7 +70,7 @@ def register(
     """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
-            "the account cannot be created",
+            N_("the account cannot be created"),
             {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]},
         )
     existing = find_user(email)
@@ -81,7 +81,7 @@ def register(
             )
         return None
     if not name.strip():
-        raise ValidationFailed("the account cannot be created", {"name": ["required"]})
+        raise ValidationFailed(N_("the account cannot be created"), {"name": ["required"]})
     user = create_user(email, name, password, language=language, commit=False)
     db.session.flush()
     _send("account.verify_email", user, verify_link(verification_token(user)), VERIFY_MAX_AGE)
@@ -98,11 +98,11 @@ def _load(token: str, salt: str, max_age: int) -> dict[str, object]:
     try:
         data = _serializer(salt).loads(token, max_age=max_age)
     except SignatureExpired:
-        raise InvalidLink("this link has expired; ask for a new one") from None
+        raise InvalidLink(N_("this link has expired; ask for a new one")) from None
     except BadSignature:
-        raise InvalidLink("this link is not valid; ask for a new one") from None
+        raise InvalidLink(N_("this link is not valid; ask for a new one")) from None
     if not isinstance(data, dict):
-        raise InvalidLink("this link is not valid; ask for a new one")
+        raise InvalidLink(N_("this link is not valid; ask for a new one"))
     return data
 
 
@@ -110,7 +110,7 @@ def verify_email(token: str) -> User:
     data = _load(token, _VERIFY_SALT, VERIFY_MAX_AGE)
     user = db.session.get(User, data.get("u"))
     if user is None or normalise_email(user.email) != data.get("e"):
-        raise InvalidLink("this link is not valid; ask for a new one")
+        raise InvalidLink(N_("this link is not valid; ask for a new one"))
     if user.email_verified_at is None:
         user.email_verified_at = now()
         db.session.commit()
@@ -128,7 +128,7 @@ def user_for_reset(token: str) -> User:
     data = _load(token, _RESET_SALT, RESET_MAX_AGE)
     user = db.session.get(User, data.get("u"))
     if user is None or not user.active or _fingerprint(user) != data.get("p"):
-        raise InvalidLink("this link is not valid any more; ask for a new one")
+        raise InvalidLink(N_("this link is not valid any more; ask for a new one"))
     return user
 
 
@@ -137,7 +137,8 @@ def reset_password(token: str, password: str) -> User:
     user = user_for_reset(token)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
-            "choose a longer password", {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]}
+            N_("choose a longer password"),
+            {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]},
         )
     user.password_hash = hash_password(password)
     if user.email_verified_at is None:  # the link proved the address
@@ -148,6 +149,6 @@ def reset_password(token: str, password: str) -> User:
 
 def set_language(user: User, language: str) -> None:
     if language not in ("en", "fr"):
-        raise ValidationFailed("unknown language", {"language": ["en or fr"]})
+        raise ValidationFailed(N_("unknown language"), {"language": ["en or fr"]})
     user.language = language
     db.session.commit()

@@ -575,11 +575,15 @@ POLICY_REASONS = (
 
 def reason_text(reason: str) -> str:
     """One reason in the page's language; one the catalogue does not know is shown as is."""
+    return "; ".join(_reason_part(part) for part in reason.split("; "))
+
+
+def _reason_part(reason: str) -> str:
     for pattern, render in REASON_PATTERNS:
         found = pattern.fullmatch(reason)
         if found:
             return str(render(found))
-    return "; ".join(_(part) for part in reason.split("; "))
+    return _(reason)
 
 
 # What the form's checks say about a field (grants.services.applications), in the page's
