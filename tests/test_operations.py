@@ -108,6 +108,26 @@ def test_trusted_proxies_give_the_client_address_and_the_public_url(app):
     }
 
 
+def test_behind_a_load_balancer_and_nginx_the_client_is_two_hops_away(app):
+    behind = _app_with(app, TRUSTED_PROXIES=2)
+    _probe(behind)
+    try:
+        seen = behind.test_client().get(
+            "/_probe",
+            # The balancer appended the client, nginx the balancer; nginx set proto and host.
+            headers={**FORWARDED, "X-Forwarded-For": "198.51.100.1, 203.0.113.7, 10.0.0.9"},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        ).get_json()
+    finally:
+        with behind.app_context():
+            db.engine.dispose()
+    assert seen == {
+        "addr": "203.0.113.7",
+        "scheme": "https",
+        "link": "https://grants.mmd.example.org/",
+    }
+
+
 def test_a_negative_proxy_count_is_refused(app):
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         _app_with(app, TRUSTED_PROXIES=-1)

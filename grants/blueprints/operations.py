@@ -8,13 +8,15 @@ waits in the outbox; every web machine shares that Redis, so failing them all
 would turn a delay into an outage); 200 "ok" otherwise. It names no host, URL
 or error text, so it tells an outsider nothing worth having.
 
-Behind reverse proxies, TRUSTED_PROXIES (a count) makes the app believe that many
-hops of X-Forwarded-For, -Proto and -Host: the client's address (used by the log-in
-throttle and recorded on signatures) and the links written into mail are then the
-real ones. Left at 0, those headers are ignored, as anyone can send them. -Port and
--Prefix are never believed: proxies commonly pass them through from the client, and
-a client choosing the port or path of the links mailed to someone else (a password
-reset) must not be possible.
+Behind reverse proxies, TRUSTED_PROXIES (a count) makes the app believe X-Forwarded-*:
+X-Forwarded-For to that many hops (each proxy appends the address it saw), and the
+single X-Forwarded-Proto and -Host that the proxy next to the app sets (overwriting
+whatever came in) to the public scheme and host. The client's address (used by the
+log-in throttle and recorded on signatures) and the links written into mail are then
+the real ones. Left at 0, those headers are ignored, as anyone can send them. -Port
+and -Prefix are never believed: proxies commonly pass them through from the client,
+and a client choosing the port or path of the links mailed to someone else (a
+password reset) must not be possible.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def healthz() -> tuple[Response, int, dict[str, str]]:
 
 
 def apply_proxy_fix(app: Flask) -> None:
-    """Trust TRUSTED_PROXIES hops of X-Forwarded-For/-Proto/-Host (none by default)."""
+    """Trust TRUSTED_PROXIES hops of X-Forwarded-For, and -Proto/-Host of the nearest."""
     hops = int(app.config.get("TRUSTED_PROXIES") or 0)
     if hops < 0:
         raise ConfigError("TRUSTED_PROXIES must be 0 or the number of proxies in front")
@@ -80,7 +82,7 @@ def apply_proxy_fix(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         wrapped: Any = ProxyFix(
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=0, x_prefix=0
+            app.wsgi_app, x_for=hops, x_proto=1, x_host=1, x_port=0, x_prefix=0
         )
         app.wsgi_app = wrapped  # type: ignore[method-assign]
 
