@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -109,3 +110,36 @@ def test_a_missing_table_still_answers_500(tmp_path: Path) -> None:
     })
     response = app.test_client().get("/", headers={"Accept-Language": "en"})
     assert response.status_code == 500
+
+
+def test_the_database_lost_after_the_user_was_loaded_still_answers_503(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user is read, then the server goes away: the answer must not read the user again."""
+    import psycopg
+    from flask_login import current_user, login_required
+
+    from grants.extensions import db
+    from tests.factories import PASSWORD, UserFactory
+
+    user = UserFactory()
+    db.session.commit()
+
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise _operational(psycopg.OperationalError("the database system is shutting down"))
+
+    @app.get("/outage-after-login")
+    @login_required
+    def outage_after_login() -> str:
+        assert current_user.name  # loaded from the database
+        monkeypatch.setattr(db.engine.pool, "connect", refused)
+        db.session.rollback()  # expires the user: reading it again needs a connection
+        refused()
+        return "unreachable"
+
+    assert client.post(
+        "/account/login", data={"email": user.email, "password": PASSWORD}
+    ).status_code == 302
+    response = client.get("/outage-after-login", headers={"Accept-Language": "en"})
+    assert response.status_code == 503
+    assert "briefly unavailable" in response.get_data(as_text=True)

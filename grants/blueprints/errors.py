@@ -54,21 +54,20 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 def _forget_user() -> None:
-    """Answer as to a visitor: loading the user (or the page's language) needs the database."""
+    """Answer as to a visitor: the user, even when loaded already, reads the database
+    (after the rollback every attribute is expired), and so does the page's language."""
     from ..extensions import login_manager
 
-    user = g.get("_login_user")
-    if user is None or getattr(user, "is_authenticated", False):
-        g._login_user = login_manager.anonymous_user()
+    g._login_user = login_manager.anonymous_user()
 
 
 def _unavailable_response(exc: BaseException):  # type: ignore[no-untyped-def]
-    log.error("database unavailable, answered 503: %s", exc, exc_info=exc)
+    log.warning("database unavailable, answered 503: %s", exc)
+    _forget_user()
     try:
         db.session.rollback()  # give the dead connection back; it is replaced on next use
     except Exception:  # the connection is gone: there is nothing left to roll back
         log.debug("rollback after a database failure failed", exc_info=True)
-    _forget_user()
     message = _(
         "The service is briefly unavailable (the database cannot be reached). "
         "Nothing was saved by this request: please try again in a few seconds."
