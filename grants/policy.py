@@ -86,6 +86,20 @@ def can_view(actor: Actor, obj: Any) -> Decision:
     return deny("not a member of the organisation")
 
 
+def can_view_as_applicant(actor: Actor, obj: Any) -> Decision:
+    """May the actor open the applicant's own pages of this object (the portal, its letters)?
+
+    The organisation's members and the programme staff only. An assigned evaluator knows
+    the application exists, but reads it in the evaluation area alone: after declaring no
+    conflict of interest, and anonymised when the call's review is blind.
+    """
+    if isinstance(actor, SystemActor) or is_manager(actor) or is_admin(actor):
+        return ALLOW
+    if membership_role(actor, obj):
+        return ALLOW
+    return deny("not a member of the organisation")
+
+
 def is_assigned_evaluator(actor: Actor, application: Application) -> bool:
     """An evaluator with a live (not recused, not removed) assignment to the application."""
     if not isinstance(actor, User) or not actor.has_role("evaluator"):

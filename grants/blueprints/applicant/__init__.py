@@ -43,12 +43,13 @@ from forms.application import (
 from forms.organisation import InviteForm, OrganisationForm
 
 from ...extensions import db
-from ...models import BUDGET_HEADINGS, Call, Country
+from ...models import BUDGET_HEADINGS, Application, Call, Country
+from ...policy import can_view_as_applicant
 from ...rules.eligibility import Failure
 from ...services import applications, attachments, organisations, releases
 from ...services.accounts import authenticate, login_throttle
 from ...services.eligibility_text import LocalisedFailure, failure_text, localise
-from ...services.errors import DomainError, GuardFailed, ValidationFailed
+from ...services.errors import DomainError, GuardFailed, NotFound, ValidationFailed
 
 bp = Blueprint("applicant", __name__, url_prefix="/applicant")
 
@@ -61,6 +62,19 @@ def _actor() -> Any:
 
 def _countries() -> list[Country]:
     return list(db.session.scalars(db.select(Country).order_by(Country.name)))
+
+
+@bp.before_request
+def _organisation_and_staff_only() -> None:
+    """An application's portal pages are its organisation's and the programme staff's. An
+    assigned evaluator reads it in the evaluation area only (after declaring no conflict of
+    interest, anonymised when the review is blind): here they get everyone else's 404."""
+    application_id = (request.view_args or {}).get("application_id")
+    if application_id is None or not current_user.is_authenticated:
+        return
+    found = db.session.get(Application, application_id)
+    if found is not None and not can_view_as_applicant(_actor(), found):
+        raise NotFound("no such application")
 
 
 # ---------------------------------------------------------------- dashboard

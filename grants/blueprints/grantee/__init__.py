@@ -19,8 +19,8 @@ from forms.grants import (
 
 from ...clock import now
 from ...extensions import db
-from ...models import BUDGET_HEADINGS, Grant, Payment, Report, User
-from ...policy import can_view, has_workflow_role
+from ...models import BUDGET_HEADINGS, Application, Grant, Payment, Report, User
+from ...policy import can_view, can_view_as_applicant, has_workflow_role
 from ...services import amendments, awards, letters, payments, reporting
 from ...services.contracts import render_contract
 from ...services.errors import DomainError, NotFound
@@ -260,6 +260,10 @@ def addendum(grant_id: int) -> Response:
 
 @bp.get("/letters/<int:application_id>.pdf")
 def letter(application_id: int) -> Response:
+    # The applicant's letter (scores, comments, the organisation's name): not for evaluators.
+    found = db.session.get(Application, application_id)
+    if found is None or not can_view_as_applicant(_user(), found):
+        raise NotFound("no such application")
     name, document = letters.decision_letter(_user(), application_id)
     return Response(document, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}"'})
