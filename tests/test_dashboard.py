@@ -14,7 +14,7 @@ from sqlalchemy import event
 from grants.extensions import db
 from grants.models import Dialogue, Lot, Payment
 from grants.services import dashboard
-from grants.services.dashboard import Filters
+from grants.services.dashboard import ZERO, Filters
 from tests.factories import (
     PASSWORD,
     AdminFactory,
@@ -213,27 +213,50 @@ def test_malformed_filters_are_ignored(client, programme) -> None:  # type: igno
     assert response.status_code == 200
 
 
-def test_page_figures_are_reused_until_something_is_audited_or_a_minute_passes(
-    programme, frozen_clock
-) -> None:  # type: ignore[no-untyped-def]
-    from grants.models import AuditEvent
-
+def test_page_figures_count_every_change_at_once(programme, frozen_clock) -> None:  # type: ignore[no-untyped-def]
     first = dashboard.page_figures(Filters())
+    assert first.computed_at == frozen_clock.current
     ApplicationFactory(call=programme["b"], state="submitted", submitted_at=DEC1)
-    again = dashboard.page_figures(Filters())
-    assert again is first  # nothing audited since, within the minute
-    assert dashboard.page_figures(Filters(call_id=programme["b"].id)) is not first
-    db.session.add(AuditEvent(actor_label="system", object_type="applications", object_id=1,
-                              event="submit", data={}))
-    db.session.commit()
     fresh = dashboard.page_figures(Filters())
-    assert fresh is not first
     assert fresh.board.states["submitted"] == first.board.states["submitted"] + 1
-    assert dashboard.page_figures(Filters()) is fresh
-    frozen_clock.advance(seconds=61)
-    assert dashboard.page_figures(Filters()) is not fresh
+    programme["grant"].payments[1].state = "paid"
+    programme["grant"].payments[1].amount = Decimal("20000.00")
+    programme["grant"].payments[1].paid_at = JAN15
+    db.session.commit()
+    whole = dashboard.page_figures(Filters(call_id=programme["a"].id)).board.money[0]
+    assert whole.paid == Decimal("100000.00")
 
 
-def test_page_figures_can_be_computed_every_time(app, programme) -> None:  # type: ignore[no-untyped-def]
-    app.config["DASHBOARD_CACHE_SECONDS"] = 0
-    assert dashboard.page_figures(Filters()) is not dashboard.page_figures(Filters())
+def test_changes_not_yet_committed_are_counted_in_their_own_transaction(programme) -> None:  # type: ignore[no-untyped-def]
+    programme["grant"].state = "lapsed"
+    db.session.flush()
+    whole = dashboard.build(Filters(call_id=programme["a"].id)).money[0]
+    assert (whole.awarded, whole.committed, whole.paid) == (ZERO, ZERO, ZERO)
+    db.session.rollback()
+    whole = dashboard.build(Filters(call_id=programme["a"].id)).money[0]
+    assert whole.awarded == Decimal("100000.00")
+
+
+def test_a_period_of_one_day_and_a_dialogue_together(programme) -> None:  # type: ignore[no-untyped-def]
+    day = dashboard.build(Filters(date_from=date(2026, 12, 1), date_to=date(2026, 12, 1),
+                                  dialogue="rabat"))
+    assert day.states == {"awarded": 1, "rejected": 1}
+    assert {r.key: r.applications for r in day.breakdowns["dialogue"]} == {
+        "rabat": 2, "c2cmmd": 2}
+    assert dashboard.build(Filters(date_from=date(2027, 1, 16))).states == {}
+    since = dashboard.build(Filters(date_from=date(2027, 1, 15)))
+    assert since.states == {"reserve": 1}
+    assert since.breakdowns["applicant_country"][0].label == "Senegal"
+
+
+def test_a_dialogue_filter_is_a_code_not_a_pattern(programme) -> None:  # type: ignore[no-untyped-def]
+    assert dashboard.build(Filters(dialogue="%")).states == {}
+    assert dashboard.build(Filters(dialogue="rab_t")).states == {}
+
+
+def test_the_filter_form_offers_every_call_whatever_the_filter(client, programme) -> None:  # type: ignore[no-untyped-def]
+    login(client, ManagerFactory())
+    html = client.get("/dashboard/", query_string={"call": programme["b"].id}).get_data(
+        as_text=True)
+    assert programme["a"].code in html and programme["b"].code in html
+    assert "Figures as of 20" in html

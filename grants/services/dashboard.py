@@ -1,12 +1,10 @@
-"""The programme manager's dashboard: pipeline, money and breakdowns, in a fixed set of queries.
+"""The programme manager's dashboard: pipeline, money and breakdowns, from running totals.
 
-Every figure is an aggregate computed by the database (GROUP BY), so the number
-of queries does not depend on the number of applications: one for the calls and
-their lots, one pass over the applications (with their grant and paid payments)
-for the states and the money per call and lot, one for the applicant's country
-and type, and one for each of the JVAP domains, dialogues and countries of
-implementation. `page_figures` keeps the result per filter until something is
-audited (at most a minute), so the page usually costs one indexed query.
+The figures are sums of `dashboard_rollups` rows, which `dashboard_facts` keeps in step
+with every change in the change's own transaction: so the page reads a few hundred
+rows whatever the size of the programme, and its figures are those of the last commit
+(no cache to expire). Three queries: the calls with their lots, the totals, and the
+labels of the countries, dialogues and JVAP domains.
 
 Filters: a call, a dialogue the application names, and a period on the date of
 submission (from and to, inclusive, in UTC days). Drafts have no submission
@@ -16,39 +14,21 @@ applications only.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import Select, and_, case, exists, func, select
+from sqlalchemy import Select, String, and_, cast, func, literal, select, union_all
 
 from ..clock import now
 from ..extensions import db
-from ..models import (
-    Application,
-    ApplicationJvapDomain,
-    AuditEvent,
-    Call,
-    Country,
-    Dialogue,
-    Grant,
-    JvapDomain,
-    Lot,
-    Organisation,
-    Payment,
-)
-from ..models.applications import application_countries, application_dialogues
+from ..models import Call, Country, Dialogue, JvapDomain, Lot
+from ..models.dashboard import ALL_TIME, DashboardRollup
+from . import dashboard_facts
+from .dashboard_facts import COMMITTED_GRANT_STATES  # noqa: F401 (part of this module's API)
 
 ZERO = Decimal("0.00")
-# The dialogue filter reads the association under its own name, so it never correlates
-# with the breakdown that joins the same table.
-_NAMED = application_dialogues.alias("named_dialogue")
-
 # The funnel, from submission to award, by how far an application's current state shows
 # it went. Each stage counts the applications in the states listed and in every later one.
 FUNNEL = (
@@ -66,8 +46,6 @@ _REACHED: dict[str, frozenset[str]] = {
     "admitted": frozenset({"in_evaluation", "rejected"}),
     "submitted": frozenset({"submitted", "admin_rejected"}),
 }
-# Grants whose contract is signed: their amount is a legal commitment.
-COMMITTED_GRANT_STATES = ("active", "suspended", "final_reporting", "closed", "terminated")
 ORGANISATION_TYPE_LABELS = {
     "cso": "Civil-society organisation",
     "local_authority": "Local authority",
@@ -175,36 +153,6 @@ BREAKDOWNS = (
 )
 
 
-def _where(filters: Filters, *, submitted_only: bool) -> list[Any]:
-    conditions: list[Any] = []
-    if filters.call_id:
-        conditions.append(Application.call_id == filters.call_id)
-    if filters.dialogue:
-        conditions.append(
-            exists().where(
-                _NAMED.c.application_id == Application.id,
-                _NAMED.c.dialogue_code == filters.dialogue,
-            )
-        )
-    if filters.date_from:
-        conditions.append(
-            Application.submitted_at >= datetime.combine(filters.date_from, time(), UTC)
-        )
-    if filters.date_to:
-        conditions.append(
-            Application.submitted_at
-            < datetime.combine(filters.date_to + timedelta(days=1), time(), UTC)
-        )
-    if submitted_only:
-        conditions.append(Application.submitted_at.is_not(None))
-    return conditions
-
-
-def _filtered(query: Select[Any], filters: Filters, *, submitted_only: bool = True) -> Select[Any]:
-    conditions = _where(filters, submitted_only=submitted_only)
-    return query.where(and_(*conditions)) if conditions else query
-
-
 def funnel(states: dict[str, int]) -> list[tuple[str, str, int]]:
     """(key, label, count) from submission to award; each stage includes the later ones."""
     result: list[tuple[str, str, int]] = []
@@ -216,88 +164,114 @@ def funnel(states: dict[str, int]) -> list[tuple[str, str, int]]:
     return result
 
 
-def _sum(column: Any) -> Any:
-    return func.coalesce(func.sum(column), 0)
+def _money(amount: int) -> Decimal:
+    return Decimal(int(amount)).scaleb(-2)
 
 
-def money(filters: Filters) -> tuple[dict[str, int], list[MoneyRow], MoneyRow | None]:
-    """Applications per state, and envelope, requested, awarded, committed and paid per
-    call and per lot: one pass over the applications, one query for the calls and lots."""
-    calls_query = select(Call, Lot).outerjoin(Lot, Lot.call_id == Call.id).order_by(
-        Call.code, Lot.code)
+def _totals_query(filters: Filters) -> Select[Any]:
+    """The rollup rows the filters select, added up per kind, value, call, lot and state."""
+    rollup = DashboardRollup
+    conditions: list[Any] = []
     if filters.call_id:
-        calls_query = calls_query.where(Call.id == filters.call_id)
-    calls: dict[int, Call] = {}
-    lots: dict[int, Lot] = {}
-    for call, lot in db.session.execute(calls_query):  # one query for calls and lots
-        calls.setdefault(call.id, call)
-        if lot is not None:
-            lots[lot.id] = lot
-    # One pass over the applications: requested, and through the grant (one per
-    # application at most) and its paid payments, awarded, committed and paid.
-    paid_per_grant = (
-        select(Payment.grant_id, func.sum(Payment.amount).label("paid"))
-        .where(Payment.state == "paid")
-        .group_by(Payment.grant_id)
-        .subquery("paid_per_grant")
+        conditions.append(rollup.call_id == filters.call_id)
+    if filters.dialogue:
+        code = filters.dialogue.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(rollup.dialogues.like(f"%,{code},%", escape="\\"))
+    if filters.date_from or filters.date_to:
+        # Days of submission; a period leaves out what was never submitted.
+        conditions.append(rollup.day >= (filters.date_from.toordinal() if filters.date_from
+                                         else ALL_TIME + 1))
+        if filters.date_to:
+            conditions.append(rollup.day <= filters.date_to.toordinal())
+    else:
+        conditions.append(rollup.day == ALL_TIME)
+    return (
+        select(
+            rollup.kind, rollup.value, rollup.call_id, rollup.lot_id, rollup.state,
+            *[func.sum(getattr(rollup, m)) for m in (
+                "applications", "awarded_applications", "requested_cents", "awarded_cents",
+                "committed_cents", "paid_cents")],
+        )
+        .where(and_(*conditions))
+        .group_by(rollup.kind, rollup.value, rollup.call_id, rollup.lot_id, rollup.state)
     )
-    live_grant = and_(Grant.application_id == Application.id, Grant.state != "lapsed")
-    requested: dict[tuple[int, int | None], Decimal] = {}
-    granted: dict[tuple[int, int | None], tuple[Decimal, Decimal]] = {}
-    paid: dict[tuple[int, int | None], Decimal] = {}
-    # Drafts are counted in the states, never in the money: requested counts submitted ones.
-    states: dict[str, int] = {}
-    for call_id, lot_id, state, number, asked, awarded, committed, paid_total in db.session.execute(
-        _filtered(
-            select(
-                Application.call_id,
-                Application.lot_id,
-                Application.state,
-                func.count(Application.id),
-                _sum(case((Application.submitted_at.is_not(None), Application.requested_amount),
-                          else_=None)),
-                _sum(Grant.amount),
-                _sum(case((Grant.state.in_(COMMITTED_GRANT_STATES), Grant.amount), else_=0)),
-                _sum(paid_per_grant.c.paid),
-            )
-            .outerjoin(Grant, live_grant)
-            .outerjoin(paid_per_grant, paid_per_grant.c.grant_id == Grant.id)
-            .group_by(Application.call_id, Application.lot_id, Application.state),
-            filters,
-            submitted_only=False,
-        )
+
+
+def _labels() -> dict[str, dict[str, str]]:
+    """Names of the countries, dialogues and JVAP domains, in one query."""
+    query = union_all(
+        select(literal("country"), Country.iso2, Country.name),
+        select(literal("dialogue"), Dialogue.code, Dialogue.name),
+        select(literal("jvap_domain"), cast(JvapDomain.number, String), JvapDomain.title),
+    )
+    labels: dict[str, dict[str, str]] = {"country": {}, "dialogue": {}, "jvap_domain": {}}
+    for kind, key, name in db.session.execute(query):
+        labels[kind][str(key)] = name
+    return labels
+
+
+_LABELS_OF = {
+    "jvap_domain": "jvap_domain",
+    "dialogue": "dialogue",
+    "implementation_country": "country",
+    "applicant_country": "country",
+}
+
+
+def _compute(filters: Filters) -> tuple[Dashboard, dict[str, list[tuple[str, str]]]]:
+    """The dashboard for these filters, and the choices of the filter form."""
+    dashboard_facts.bring_up_to_date(db.session)
+    calls: dict[int, Call] = {}
+    lots: dict[int, list[Lot]] = {}
+    for call, lot in db.session.execute(  # every call with its lots: the form lists them all
+        select(Call, Lot).outerjoin(Lot, Lot.call_id == Call.id).order_by(Call.code, Lot.code)
     ):
-        key = (call_id, lot_id)
-        states[state] = states.get(state, 0) + int(number)
-        requested[key] = requested.get(key, ZERO) + Decimal(asked)
-        before = granted.get(key, (ZERO, ZERO))
-        granted[key] = (before[0] + Decimal(awarded), before[1] + Decimal(committed))
-        paid[key] = paid.get(key, ZERO) + Decimal(paid_total)
-    rows: list[MoneyRow] = []
+        calls.setdefault(call.id, call)
+        lots.setdefault(call.id, [])
+        if lot is not None:
+            lots[call.id].append(lot)
+    states: dict[str, int] = {}
+    money: dict[tuple[int, int], list[int]] = {}
+    folded: dict[str, dict[str, list[int]]] = {kind: {} for kind in dashboard_facts.BREAKDOWN_KINDS}
+    for kind, value, call_id, lot_id, state, *sums in db.session.execute(_totals_query(filters)):
+        number, awarded_number, requested, awarded, committed, paid = (int(v or 0) for v in sums)
+        if not number:
+            continue
+        if kind == dashboard_facts.PIPELINE:
+            states[state] = states.get(state, 0) + number
+            entry = money.setdefault((call_id, lot_id), [0, 0, 0, 0])
+            for i, amount in enumerate((requested, awarded, committed, paid)):
+                entry[i] += amount
+        elif kind in folded:
+            entry = folded[kind].setdefault(value, [0, 0, 0])
+            entry[0] += number
+            entry[1] += requested
+            entry[2] += awarded_number
+    labels = _labels()
+    breakdowns: dict[str, list[Row]] = {}
+    for kind, entries in folded.items():
+        names = (ORGANISATION_TYPE_LABELS if kind == "applicant_type"
+                 else labels[_LABELS_OF[kind]])
+        rows = [Row(value, names.get(value, value), n, _money(requested), awarded)
+                for value, (n, requested, awarded) in entries.items()]
+        rows.sort(key=lambda r: (-r.applications, r.label))
+        breakdowns[kind] = rows
+    money_rows: list[MoneyRow] = []
     for call in calls.values():
-        call_lots = [lot for lot in lots.values() if lot.call_id == call.id]
-        keys = [(call.id, lot.id) for lot in call_lots] + [(call.id, None)]
-
-        def total(values: dict[Any, Any], index: int | None = None, ks: list[Any] = keys) -> Any:
-            picked = [values.get(k) for k in ks]
-            if index is not None:
-                picked = [p[index] if p else None for p in picked]
-            return sum((Decimal(p) for p in picked if p is not None), ZERO)
-
-        rows.append(
-            MoneyRow(call.code, None, f"{call.code} — {call.title}", call.currency,
-                     call.budget, total(requested), total(granted, 0), total(granted, 1),
-                     total(paid))
-        )
-        for lot in call_lots:
-            key = (call.id, lot.id)
-            awarded, committed = granted.get(key, (ZERO, ZERO))
-            rows.append(
-                MoneyRow(call.code, lot.code, f"{call.code} lot {lot.code} — {lot.title}",
-                         call.currency, lot.budget, requested.get(key, ZERO), awarded,
-                         committed, paid.get(key, ZERO))
-            )
-    call_rows = [r for r in rows if r.lot_code is None]
+        if filters.call_id and call.id != filters.call_id:
+            continue
+        whole = [0, 0, 0, 0]
+        for (call_id, _lot), amounts in money.items():
+            if call_id == call.id:
+                whole = [a + b for a, b in zip(whole, amounts, strict=True)]
+        money_rows.append(MoneyRow(call.code, None, f"{call.code} — {call.title}",
+                                   call.currency, call.budget, *map(_money, whole)))
+        for lot in lots[call.id]:
+            amounts = money.get((call.id, lot.id), [0, 0, 0, 0])
+            money_rows.append(MoneyRow(
+                call.code, lot.code, f"{call.code} lot {lot.code} — {lot.title}", call.currency,
+                lot.budget, *map(_money, amounts)))
+    call_rows = [r for r in money_rows if r.lot_code is None]
     currencies = {r.currency for r in call_rows}
     totals = None
     if call_rows and len(currencies) == 1:
@@ -306,118 +280,18 @@ def money(filters: Filters) -> tuple[dict[str, int], list[MoneyRow], MoneyRow | 
             *(sum((getattr(r, f) for r in call_rows), ZERO)
               for f in ("envelope", "requested", "awarded", "committed", "paid")),
         )
-    return states, rows, totals
-
-
-def _breakdown(
-    filters: Filters,
-    key: Any,
-    joins: Iterable[tuple[Any, Any]],
-    label: Any = None,
-    labels: dict[str, str] | None = None,
-) -> list[Row]:
-    """Applications, requested and awarded per value of `key`; `label` a column joined in."""
-    label = key if label is None else label
-    query = select(
-        key,
-        label,
-        func.count(Application.id),
-        _sum(Application.requested_amount),
-        func.coalesce(func.sum(case((Application.state == "awarded", 1), else_=0)), 0),
-    ).select_from(Application)
-    for target, on in joins:
-        query = query.join(target, on)
-    query = _filtered(query.group_by(key, label), filters)
-    labels = labels or {}
-    rows = [
-        Row(str(k), labels.get(str(k), str(name)), int(n), Decimal(requested), int(awarded))
-        for k, name, n, requested, awarded in db.session.execute(query)
-    ]
-    rows.sort(key=lambda r: (-r.applications, r.label))
-    return rows
-
-
-def breakdowns(filters: Filters) -> dict[str, list[Row]]:
-    """Each breakdown in one grouped query, its labels joined from the reference tables."""
-    place = Country.__table__.alias("place")
-    return {
-        "jvap_domain": _breakdown(
-            filters, ApplicationJvapDomain.domain_number,
-            [(ApplicationJvapDomain, ApplicationJvapDomain.application_id == Application.id),
-             (JvapDomain, JvapDomain.number == ApplicationJvapDomain.domain_number)],
-            JvapDomain.title,
-        ),
-        "dialogue": _breakdown(
-            filters, application_dialogues.c.dialogue_code,
-            [(application_dialogues, application_dialogues.c.application_id == Application.id),
-             (Dialogue, Dialogue.code == application_dialogues.c.dialogue_code)],
-            Dialogue.name,
-        ),
-        "implementation_country": _breakdown(
-            filters, application_countries.c.country_iso2,
-            [(application_countries, application_countries.c.application_id == Application.id),
-             (place, place.c.iso2 == application_countries.c.country_iso2)],
-            place.c.name,
-        ),
-        **_applicant_breakdowns(filters),
+    board = Dashboard(filters=filters, states=states, funnel=funnel(states), money=money_rows,
+                      totals=totals, breakdowns=breakdowns)
+    choices = {
+        "calls": [(str(c.id), f"{c.code} — {c.title}") for c in calls.values()],
+        "dialogues": sorted(labels["dialogue"].items(), key=lambda item: item[1]),
     }
-
-
-def _applicant_breakdowns(filters: Filters) -> dict[str, list[Row]]:
-    """By applicant's country and by type of applicant, from one grouped query."""
-    query = _filtered(
-        select(
-            Organisation.country_iso2,
-            Country.name,
-            Organisation.org_type,
-            func.count(Application.id),
-            _sum(Application.requested_amount),
-            func.coalesce(func.sum(case((Application.state == "awarded", 1), else_=0)), 0),
-        )
-        .select_from(Application)
-        .join(Organisation, Organisation.id == Application.organisation_id)
-        .join(Country, Country.iso2 == Organisation.country_iso2)
-        .group_by(Organisation.country_iso2, Country.name, Organisation.org_type),
-        filters,
-    )
-    folded: dict[str, dict[str, list[Any]]] = {"applicant_country": {}, "applicant_type": {}}
-    for iso, country, org_type, number, requested, awarded in db.session.execute(query):
-        for kind, key, label in (
-            ("applicant_country", iso, country),
-            ("applicant_type", org_type, ORGANISATION_TYPE_LABELS.get(org_type, org_type)),
-        ):
-            entry = folded[kind].setdefault(key, [label, 0, ZERO, 0])
-            entry[1] += int(number)
-            entry[2] += Decimal(requested)
-            entry[3] += int(awarded)
-    result = {}
-    for kind, entries in folded.items():
-        rows = [Row(key, label, n, requested, awarded)
-                for key, (label, n, requested, awarded) in entries.items()]
-        rows.sort(key=lambda r: (-r.applications, r.label))
-        result[kind] = rows
-    return result
+    return board, choices
 
 
 def build(filters: Filters) -> Dashboard:
     """Every figure of the dashboard for these filters."""
-    states, rows, totals = money(filters)
-    return Dashboard(
-        filters=filters,
-        states=states,
-        funnel=funnel(states),
-        money=rows,
-        totals=totals,
-        breakdowns=breakdowns(filters),
-    )
-
-
-# --------------------------------------------------------------------------
-# The page's figures, kept for a short while
-# --------------------------------------------------------------------------
-
-DEFAULT_CACHE_SECONDS = 60
-CACHE_ENTRIES = 64
+    return _compute(filters)[0]
 
 
 @dataclass(frozen=True)
@@ -425,48 +299,14 @@ class PageFigures:
     board: Dashboard
     choices: dict[str, list[tuple[str, str]]]
     computed_at: datetime
-    version: int
 
 
 def page_figures(filters: Filters) -> PageFigures:
-    """The dashboard as the page shows it, reused while nothing was audited since.
-
-    Aggregating a large programme takes a while, so the figures of each filter are
-    kept in the process for DASHBOARD_CACHE_SECONDS (60 by default; 0 turns this
-    off), and recomputed at once when an audit event was written since (every
-    transition writes one: a submission, a decision, a grant signed, a payment made).
-    Reusing them costs one indexed query (the newest audit event's id).
-    """
-    seconds = int(current_app.config.get("DASHBOARD_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
-    version = int(db.session.scalar(select(func.max(AuditEvent.id))) or 0)
-    moment = now()
-    store = current_app.extensions.setdefault(
-        "grants_dashboard", {"lock": threading.Lock(), "entries": OrderedDict()}
-    )
-    if seconds > 0:
-        with store["lock"]:
-            entry = store["entries"].get(filters)
-            if (
-                entry is not None
-                and entry.version == version
-                and timedelta(0) <= moment - entry.computed_at < timedelta(seconds=seconds)
-            ):
-                store["entries"].move_to_end(filters)
-                return entry  # type: ignore[no-any-return]
-    entry = PageFigures(build(filters), filter_choices(), moment, version)
-    if seconds > 0:
-        with store["lock"]:
-            store["entries"][filters] = entry
-            while len(store["entries"]) > CACHE_ENTRIES:
-                store["entries"].popitem(last=False)
-    return entry
+    """The dashboard as the page shows it, with the filter form's choices and the time."""
+    board, choices = _compute(filters)
+    return PageFigures(board, choices, now())
 
 
 def filter_choices() -> dict[str, list[tuple[str, str]]]:
     """What the filter form offers: the calls and the dialogues."""
-    return {
-        "calls": [(str(i), f"{code} — {title}") for i, code, title in db.session.execute(
-            select(Call.id, Call.code, Call.title).order_by(Call.code))],
-        "dialogues": [(c, n) for c, n in db.session.execute(
-            select(Dialogue.code, Dialogue.name).order_by(Dialogue.name))],
-    }
+    return _compute(Filters())[1]

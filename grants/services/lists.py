@@ -28,7 +28,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, literal, or_, select, tuple_
+from sqlalchemy import Select, and_, any_, exists, func, literal, or_, select, tuple_
 from sqlalchemy.orm import contains_eager
 
 from workflows.definitions import GRANT, PAYMENT, REPORT
@@ -46,6 +46,13 @@ from ..models import (
     Report,
 )
 from ..models.applications import application_dialogues
+from ..models.search import (
+    SQLITE_FOLD_FUNCTION,
+    application_document,
+    fold,
+    organisation_document,
+    prefix_query,
+)
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -216,27 +223,56 @@ def decode_cursor(cursor: str, kind: str) -> tuple[Any, int] | None:
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())[:SEARCH_MAX_WORDS]
+    """The words typed, lower case, accents folded; "_" and "-" split words as "." does."""
+    return re.findall(r"[^\W_]+", fold(text))[:SEARCH_MAX_WORDS]
+
+
+def _folded(column: Any) -> Any:
+    """SQLite: the column in lower case with its accents folded, as the words are."""
+    return getattr(func, SQLITE_FOLD_FUNCTION)(column)
 
 
 def search_condition(spec: ListSpec, text: str) -> Any:
-    """Full-text search on PostgreSQL, LIKE on every word elsewhere; None for no words."""
+    """Every word typed, as a prefix, in one of the row's texts; None for no words.
+
+    PostgreSQL: each word is looked up in the GIN index of the applications' title and
+    reference and, through the GIN index of the organisations' names, among the
+    applications of the organisations it names (the matching organisation ids first, so
+    no organisation is joined per row); a grant's number is matched on the grant row.
+    Elsewhere: LIKE on every word (case and accents folded).
+    """
     words = _words(text)
     if not words:
         return None
-    columns = spec.search_columns()
     if db.engine.dialect.name == "postgresql":
-        # Hyphens and slashes split words ("MMD-2026-C01-0008" is four), as in the query.
-        text_ = func.concat_ws(" ", *[func.coalesce(c, "") for c in columns])
-        document = func.to_tsvector("simple", func.translate(text_, "-/_.", "    "))
-        tsquery = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in words))
-        return document.op("@@")(tsquery)
+        conditions = []
+        for word in words:
+            query = prefix_query([word])
+            either = [
+                application_document().op("@@")(query),
+                # = ANY(ARRAY(...)): the ids are fetched once, then read in the
+                # organisation_id index next to the GIN index (IN would be a semi-join).
+                Application.organisation_id == any_(func.array(
+                    select(Organisation.id).where(organisation_document().op("@@")(query))
+                    .scalar_subquery()
+                )),
+            ]
+            if spec.model is not Application:
+                either.append(_grant_number_document().op("@@")(query))
+            conditions.append(or_(*either))
+        return and_(*conditions)
+    columns = spec.search_columns()
     conditions = []
     for word in words:
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
-        conditions.append(or_(*[c.ilike(pattern, escape="\\") for c in columns]))
+        conditions.append(or_(*[_folded(c).like(pattern, escape="\\") for c in columns]))
     return and_(*conditions)
+
+
+def _grant_number_document() -> Any:
+    # Grants are few (one per awarded application): their number is not indexed.
+    return func.to_tsvector("simple", func.translate(Grant.number, "-/_.", "    "))
 
 
 def _conditions(spec: ListSpec, query: Query) -> list[Any]:

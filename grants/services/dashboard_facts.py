@@ -1,0 +1,443 @@
+"""The dashboard's facts and running totals, kept in step with every change, in its transaction.
+
+Why this way: counting 100,000 applications with their grants, payments, dialogues,
+domains and countries takes the database most of a second on every dashboard view;
+adding up the few hundred rows of `dashboard_rollups` takes milliseconds, and the
+figures are those of the last commit, not of a cache.
+
+How it stays right: a session hook notes, at each flush, which applications a change
+may concern (an application itself, its JVAP domains, dialogues or countries, its
+grant, a payment of its grant, its organisation's country or type). Just before the
+commit, those applications' facts are computed again from the source tables
+(`source_facts`, the one definition of what is counted) and compared with the stored
+ones; the difference is added to the totals. The same code rebuilds everything from
+scratch (`rebuild`, after a bulk load or a migration), and the tests compare the
+stored facts and totals with that recomputation after each kind of change.
+
+Concurrency (PostgreSQL): the stored facts rows are read FOR UPDATE, so two
+transactions touching one application take turns, and the second computes its facts
+after the first committed (READ COMMITTED reads afresh after the wait). The totals
+rows are written in key order, so two transactions never wait on each other in a
+circle. One narrow case is not serialised: an organisation's country or type changed
+while an application of it is being created, both uncommitted; `rebuild` mends it.
+Anything written around the ORM (bulk inserts, raw SQL) is not seen: call `rebuild`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    cast,
+    delete,
+    event,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import Application, ApplicationJvapDomain, Grant, Organisation, Payment
+from ..models.applications import application_countries, application_dialogues
+from ..models.dashboard import ALL_TIME, ApplicationFacts, DashboardRollup
+
+# Grants whose contract is signed: their amount is a legal commitment.
+COMMITTED_GRANT_STATES = ("active", "suspended", "final_reporting", "closed", "terminated")
+# The breakdowns, each a kind of row in dashboard_rollups (submitted applications only).
+BREAKDOWN_KINDS = (
+    "jvap_domain", "dialogue", "implementation_country", "applicant_country", "applicant_type",
+)
+PIPELINE = "pipeline"
+_PENDING = "dashboard_facts_pending"
+_CHUNK = 500
+
+# The attributes whose change may change an application's facts.
+_WATCHED: dict[type, tuple[str, ...]] = {
+    Application: ("state", "submitted_at", "requested_amount", "call_id", "lot_id",
+                  "organisation_id", "countries", "dialogues", "jvap_links"),
+    ApplicationJvapDomain: ("application_id", "domain_number"),
+    Grant: ("application_id", "state", "amount"),
+    Payment: ("grant_id", "state", "amount"),
+    Organisation: ("country_iso2", "org_type"),
+}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the dashboard counts of one application (amounts in cents)."""
+
+    application_id: int
+    call_id: int
+    lot_id: int | None
+    organisation_id: int
+    state: str
+    submitted_on: date | None
+    requested_cents: int | None
+    applicant_country: str
+    applicant_type: str
+    awarded_cents: int
+    committed_cents: int
+    paid_cents: int
+    dialogues: str
+    jvap_domains: str
+    countries: str
+
+    def contributions(self) -> Iterator[tuple[tuple[Any, ...], tuple[int, ...]]]:
+        """(rollup key, measures) this application adds to the totals.
+
+        Key: (day, call, kind, dialogues, value, lot, state); measures: (applications,
+        awarded applications, requested, awarded, committed, paid). Requested counts
+        submitted applications only; the breakdowns count submitted applications only.
+        """
+        submitted = self.submitted_on is not None
+        measures = (
+            1,
+            1 if self.state == "awarded" else 0,
+            (self.requested_cents or 0) if submitted else 0,
+            self.awarded_cents,
+            self.committed_cents,
+            self.paid_cents,
+        )
+        days = [ALL_TIME] + ([self.submitted_on.toordinal()] if self.submitted_on else [])
+        values = {
+            "jvap_domain": split(self.jvap_domains),
+            "dialogue": split(self.dialogues),
+            "implementation_country": split(self.countries),
+            "applicant_country": [self.applicant_country],
+            "applicant_type": [self.applicant_type],
+        }
+        for day in days:
+            yield (day, self.call_id, PIPELINE, self.dialogues, "", self.lot_id or 0,
+                   self.state), measures
+            if submitted:
+                for kind in BREAKDOWN_KINDS:
+                    for value in values[kind]:
+                        yield (day, self.call_id, kind, self.dialogues, value, 0, ""), measures
+
+
+def joined(codes: Iterable[Any]) -> str:
+    """Codes sorted between commas: ",c2cmmd,rabat," (just "," for none)."""
+    items = sorted({str(c) for c in codes if c is not None},
+                   key=lambda c: (len(c), c) if c.isdigit() else (0, c))
+    return "," + "".join(f"{c}," for c in items)
+
+
+def split(codes: str) -> list[str]:
+    return [c for c in codes.split(",") if c]
+
+
+def cents(amount: Any) -> int | None:
+    if amount is None:
+        return None
+    return int((Decimal(str(amount)) * 100).to_integral_value())
+
+
+def _utc_day(moment: datetime | None) -> date | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:  # a raw SQLite value: stored as UTC wall time
+        return moment.date()
+    return moment.astimezone(UTC).date()
+
+
+# --------------------------------------------------------------------------
+# The facts, computed from the source tables
+# --------------------------------------------------------------------------
+
+
+def _dialect(connection: Any) -> str:
+    """The database's dialect name, from a Connection, a Session or a scoped_session."""
+    if isinstance(connection, Connection):
+        return str(connection.dialect.name)
+    return str(connection.get_bind().dialect.name)
+
+
+def _concatenated(column: Any, dialect: str) -> Any:
+    text_column = cast(column, String)
+    if dialect == "postgresql":
+        return func.string_agg(text_column, literal(","))
+    return func.group_concat(text_column, literal(","))
+
+
+def _source_statement(dialect: str, scope: Any | None) -> Select[Any]:
+    """Every application in scope (a condition on applications), with what is counted."""
+
+    def codes(table: Any, column: Any, label: str) -> Any:
+        query = select(table.c.application_id, _concatenated(column, dialect).label("codes"))
+        if scope is not None:
+            query = query.where(table.c.application_id.in_(select(Application.id).where(scope)))
+        return query.group_by(table.c.application_id).subquery(label)
+
+    jvap = ApplicationJvapDomain.__table__
+    domains = codes(jvap, jvap.c.domain_number, "fact_domains")
+    dialogues = codes(application_dialogues, application_dialogues.c.dialogue_code,
+                      "fact_dialogues")
+    countries = codes(application_countries, application_countries.c.country_iso2,
+                      "fact_countries")
+    paid = (
+        select(func.sum(Payment.amount))
+        .where(Payment.grant_id == Grant.id, Payment.state == "paid")
+        .correlate(Grant)
+        .scalar_subquery()
+    )
+    statement = (
+        select(
+            Application.id, Application.call_id, Application.lot_id,
+            Application.organisation_id, Application.state, Application.submitted_at,
+            Application.requested_amount, Organisation.country_iso2, Organisation.org_type,
+            Grant.state, Grant.amount, paid, dialogues.c.codes, domains.c.codes,
+            countries.c.codes,
+        )
+        .join(Organisation, Organisation.id == Application.organisation_id)
+        # A lapsed grant (never signed) is no award.
+        .outerjoin(Grant, and_(Grant.application_id == Application.id, Grant.state != "lapsed"))
+        .outerjoin(dialogues, dialogues.c.application_id == Application.id)
+        .outerjoin(domains, domains.c.application_id == Application.id)
+        .outerjoin(countries, countries.c.application_id == Application.id)
+    )
+    return statement.where(scope) if scope is not None else statement
+
+
+def _facts_of(row: Any) -> Facts:
+    (app_id, call_id, lot_id, organisation_id, state, submitted_at, requested, country,
+     org_type, grant_state, grant_amount, paid, dialogues, domains, countries) = row
+    awarded = cents(grant_amount) or 0
+    return Facts(
+        application_id=app_id, call_id=call_id, lot_id=lot_id,
+        organisation_id=organisation_id, state=state, submitted_on=_utc_day(submitted_at),
+        requested_cents=cents(requested), applicant_country=country, applicant_type=org_type,
+        awarded_cents=awarded,
+        committed_cents=awarded if grant_state in COMMITTED_GRANT_STATES else 0,
+        paid_cents=(cents(paid) or 0) if grant_state is not None else 0,
+        dialogues=joined(split(dialogues or "")), jvap_domains=joined(split(domains or "")),
+        countries=joined(split(countries or "")),
+    )
+
+
+def source_facts(connection: Connection | Session, scope: Any | None = None) -> dict[int, Facts]:
+    """The facts of the applications in scope (all if None), from the source tables."""
+    rows = connection.execute(_source_statement(_dialect(connection), scope))
+    return {facts.application_id: facts for facts in map(_facts_of, rows)}
+
+
+def totals_of(facts: Iterable[Facts]) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """The rollup rows the facts add up to (rows adding up to nothing left out)."""
+    totals: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0] * 6)
+    for item in facts:
+        for key, measures in item.contributions():
+            total = totals[key]
+            for i, value in enumerate(measures):
+                total[i] += value
+    return {key: tuple(v) for key, v in totals.items() if any(v)}
+
+
+_FACT_COLUMNS = [c.name for c in ApplicationFacts.__table__.columns]
+_ROLLUP_KEY = ["day", "call_id", "kind", "dialogues", "value", "lot_id", "state"]
+_ROLLUP_MEASURES = ["applications", "awarded_applications", "requested_cents",
+                    "awarded_cents", "committed_cents", "paid_cents"]
+
+
+def stored_facts(connection: Connection | Session, scope: Any | None = None,
+                 *, lock: bool = False) -> dict[int, Facts]:
+    """The facts as stored (scope: a condition on application_facts)."""
+    table = ApplicationFacts.__table__
+    query = select(*[table.c[c] for c in _FACT_COLUMNS]).order_by(table.c.application_id)
+    if scope is not None:
+        query = query.where(scope)
+    if lock:
+        query = query.with_for_update()
+    return {row[0]: Facts(*row) for row in connection.execute(query)}
+
+
+def stored_totals(connection: Connection | Session) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    table = DashboardRollup.__table__
+    rows = connection.execute(select(*[table.c[c] for c in _ROLLUP_KEY + _ROLLUP_MEASURES]))
+    return {tuple(r[:7]): tuple(int(v) for v in r[7:]) for r in rows if any(r[7:])}
+
+
+# --------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------
+
+
+def _insert(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def _write_facts(connection: Any, dialect: str, rows: list[Facts]) -> None:
+    table = ApplicationFacts.__table__
+    for start in range(0, len(rows), _CHUNK):
+        chunk = [dict(zip(_FACT_COLUMNS, astuple(f), strict=True)) for f in
+                 rows[start:start + _CHUNK]]
+        statement = _insert(dialect)(table).values(chunk)
+        statement = statement.on_conflict_do_update(
+            index_elements=["application_id"],
+            set_={c: statement.excluded[c] for c in _FACT_COLUMNS[1:]},
+        )
+        connection.execute(statement)
+
+
+def _add_to_totals(connection: Any, dialect: str,
+                   deltas: dict[tuple[Any, ...], tuple[int, ...]]) -> None:
+    """Add the deltas to the totals, in key order (no two transactions wait in a circle)."""
+    table = DashboardRollup.__table__
+    keys = sorted(deltas)
+    for start in range(0, len(keys), _CHUNK):
+        chunk = [dict(zip(_ROLLUP_KEY + _ROLLUP_MEASURES, key + deltas[key], strict=True))
+                 for key in keys[start:start + _CHUNK]]
+        statement = _insert(dialect)(table).values(chunk)
+        statement = statement.on_conflict_do_update(
+            index_elements=_ROLLUP_KEY,
+            set_={c: table.c[c] + statement.excluded[c] for c in _ROLLUP_MEASURES},
+        )
+        connection.execute(statement)
+
+
+def refresh(session: Session, applications: Iterable[int] = (), grants: Iterable[int] = (),
+            organisations: Iterable[int] = ()) -> int:
+    """Count again the applications given, those of the grants and of the organisations
+    given; returns how many applications' facts changed."""
+    applications, grants, organisations = set(applications), set(grants), set(organisations)
+    if not (applications or grants or organisations):
+        return 0
+    dialect = _dialect(session)
+    table = ApplicationFacts.__table__
+    of_grants = select(Grant.application_id).where(Grant.id.in_(grants))
+    stored_scope = [table.c.application_id.in_(applications)] if applications else []
+    source_scope = [Application.id.in_(applications)] if applications else []
+    if grants:
+        stored_scope.append(table.c.application_id.in_(of_grants))
+        source_scope.append(Application.id.in_(of_grants))
+    if organisations:
+        stored_scope.append(table.c.organisation_id.in_(organisations))
+        source_scope.append(Application.organisation_id.in_(organisations))
+    # Locked first (PostgreSQL): a concurrent change to one of these waits for our commit.
+    before = stored_facts(session, or_(*stored_scope), lock=True)
+    after = source_facts(session, or_(*source_scope))
+    changed = [f for app_id, f in after.items() if before.get(app_id) != f]
+    gone = sorted(set(before) - set(after))
+    if not changed and not gone:
+        return 0
+    # What the changed applications add now, less what they added before.
+    taken = [before[i] for i in gone] + [before[f.application_id] for f in changed
+                                         if f.application_id in before]
+    deltas: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0] * 6)
+    for facts, sign in [(f, -1) for f in taken] + [(f, 1) for f in changed]:
+        for key, measures in facts.contributions():
+            total = deltas[key]
+            for i, value in enumerate(measures):
+                total[i] += sign * value
+    if changed:
+        _write_facts(session, dialect, sorted(changed, key=lambda f: f.application_id))
+    if gone:
+        session.execute(delete(table).where(table.c.application_id.in_(gone)))
+    moved = {key: tuple(v) for key, v in deltas.items() if any(v)}
+    if moved:
+        _add_to_totals(session, dialect, moved)
+    return len(changed) + len(gone)
+
+
+def rebuild(connection: Connection | Session) -> int:
+    """Count every application again from the source tables; returns how many there are."""
+    dialect = _dialect(connection)
+    facts_table, rollups = ApplicationFacts.__table__, DashboardRollup.__table__
+    if dialect == "postgresql":
+        # No change is counted meanwhile: it waits, then counts against the rebuilt rows.
+        connection.execute(text(
+            "LOCK TABLE application_facts, dashboard_rollups IN EXCLUSIVE MODE"))
+    connection.execute(delete(rollups))
+    connection.execute(delete(facts_table))
+    facts = source_facts(connection)
+    rows = [dict(zip(_FACT_COLUMNS, astuple(f), strict=True)) for f in facts.values()]
+    for start in range(0, len(rows), 5_000):
+        connection.execute(facts_table.insert(), rows[start:start + 5_000])
+    totals = [dict(zip(_ROLLUP_KEY + _ROLLUP_MEASURES, key + measures, strict=True))
+              for key, measures in sorted(totals_of(facts.values()).items())]
+    for start in range(0, len(totals), 5_000):
+        connection.execute(rollups.insert(), totals[start:start + 5_000])
+    return len(facts)
+
+
+# --------------------------------------------------------------------------
+# The session hook
+# --------------------------------------------------------------------------
+
+
+def _changed(obj: Any, names: tuple[str, ...]) -> bool:
+    attrs = inspect(obj).attrs
+    return any(attrs[name].history.has_changes() for name in names)
+
+
+def _values(obj: Any, name: str) -> set[Any]:
+    """The attribute's value now and, if it changed in this flush, before."""
+    state = inspect(obj)
+    value = state.dict.get(name)
+    if value is None and not state.deleted and not state.was_deleted:
+        value = getattr(obj, name)  # expired: loaded again
+    found = {value} | set(state.attrs[name].history.deleted or ())
+    return {v for v in found if v is not None}
+
+
+def _note_changes(session: Session, _flush_context: Any) -> None:
+    pending = session.info.setdefault(
+        _PENDING, {"applications": set(), "grants": set(), "organisations": set()})
+    for obj in [*session.new, *session.deleted, *session.dirty]:
+        watched = _WATCHED.get(type(obj))
+        if watched is None:
+            continue
+        if obj in session.dirty and not _changed(obj, watched):
+            continue
+        if isinstance(obj, Application):
+            pending["applications"] |= _values(obj, "id")
+        elif isinstance(obj, ApplicationJvapDomain | Grant):
+            pending["applications"] |= _values(obj, "application_id")
+        elif isinstance(obj, Payment):
+            pending["grants"] |= _values(obj, "grant_id")
+        elif isinstance(obj, Organisation) and obj not in session.new:
+            pending["organisations"] |= _values(obj, "id")
+
+
+def bring_up_to_date(session: Session) -> None:
+    """Flush, and count again what changed since the last count (in this transaction)."""
+    session.flush()
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        refresh(session, **pending)
+
+
+def _before_commit(session: Session) -> None:
+    bring_up_to_date(session)
+
+
+def _forget(session: Session, transaction: Any) -> None:
+    # Rolled back (or committed, counted already): nothing left to count.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def listen(session: Any) -> None:
+    """Keep the facts of `session` (a Session, sessionmaker or scoped_session) in step."""
+    for name, fn in (("after_flush", _note_changes), ("before_commit", _before_commit),
+                     ("after_transaction_end", _forget)):
+        if not event.contains(session, name, fn):
+            event.listen(session, name, fn)
+
+
+listen(db.session)
