@@ -34,7 +34,7 @@ from .models import (
 )
 from .rules import selection
 from .rules.eligibility import CallRules
-from .services import evaluation, grids, two_factor
+from .services import call_documents, evaluation, grids, two_factor
 from .services.accounts import create_user
 from .services.actors import SYSTEM
 from .services.eligibility import rules_json
@@ -297,6 +297,8 @@ def _call(
     db.session.add(call)
     db.session.commit()
     transition(call, "publish", manager)
+    # Its guidelines, rendered from the call itself in English and French, as published.
+    call_documents.publish_guidelines(manager, call)
     return call
 
 

@@ -59,11 +59,15 @@ def test_a_manager_publishes_a_document_stored_under_a_random_name_and_audited(a
     assert second.position == 2
     assert [d.id for d in call_documents.documents(call)] == [document.id, second.id]
     events = list(db.session.scalars(
-        select(AuditEvent).where(AuditEvent.object_type == "calls", AuditEvent.object_id == call.id)
+        select(AuditEvent).where(AuditEvent.object_type == "call_documents")
+        .order_by(AuditEvent.id)
     ))
-    assert [e.event for e in events] == ["document_added", "document_added"]
+    assert [(e.event, e.object_id) for e in events] == [
+        ("document_added", document.id), ("document_added", second.id)
+    ]
     assert events[0].actor_id == manager.id
     assert events[0].data["sha256"] == document.sha256
+    assert events[0].data["call"] == call.code and events[0].data["title"] == document.title
 
 
 @pytest.mark.parametrize(
@@ -251,3 +255,71 @@ def _xlsx() -> bytes:
         archive.writestr("[Content_Types].xml", "<Types/>")
         archive.writestr("xl/workbook.xml", "<workbook/>")
     return buffer.getvalue()
+
+
+# --- guidelines generated from the call ---
+
+
+def _pdf_text(document: bytes) -> str:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(document))
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+def test_guidelines_are_rendered_from_the_call_in_english_and_french(app, client):
+    manager = ManagerFactory()
+    call = CallFactory(title="MMD Grant Facility: call for local actors")
+    db.session.commit()
+    english, french = call_documents.publish_guidelines(manager, call)
+    assert (english.language, french.language) == ("en", "fr")
+    assert english.kind == french.kind == "guidelines"
+    assert english.filename == f"{call.code}-guidelines.pdf"
+    assert french.filename == f"{call.code}-lignes-directrices.pdf"
+    assert english.content_type == "application/pdf"
+    stored = Path(app.config["UPLOAD_FOLDER"]) / english.stored_name
+    assert stored.read_bytes() == call_documents.guidelines_pdf(call, "en")  # same bytes again
+    text = _pdf_text(stored.read_bytes())
+    assert "GUIDELINES FOR APPLICANTS" in text.upper()
+    assert "MMD Grant Facility: call for local actors" in text
+    assert "EUR 600,000.00" in text and "EUR 100,000.00" in text
+    assert "1 December 2026, 17:00 (Europe/Brussels)" in text
+    assert "Rabat Process" in text and "Legal migration and mobility" in text
+    assert "Support the dialogues' priorities at local level." in text
+    response = client.get(f"/calls/{call.code}/documents/{french.id}")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    texte = _pdf_text(response.data)
+    assert "LIGNES DIRECTRICES" in texte.upper()
+    assert "600 000,00 EUR" in texte
+    assert "1er décembre 2026 à 17 h 00 (Europe/Brussels)" in texte
+    assert "Processus de Rabat" in texte and "Migration légale et mobilité" in texte
+    assert "Au plus 1 co-demandeur(s)." in texte
+
+
+def test_the_manage_page_generates_the_guidelines(app, client):
+    manager = ManagerFactory()
+    call = CallFactory()
+    db.session.commit()
+    _login(client, manager)
+    response = client.post(f"/manage/calls/{call.code}/documents/guidelines")
+    assert response.status_code == 302
+    documents = call_documents.documents(call)
+    assert [(d.language, d.kind) for d in documents] == [("en", "guidelines"),
+                                                        ("fr", "guidelines")]
+
+
+def test_the_demo_calls_publish_their_guidelines(app, runner, client):
+    result = runner.invoke(args=["grants", "demo-data"])
+    assert result.exit_code == 0, result.output
+    from grants.models import Call
+
+    for call in db.session.scalars(select(Call)):
+        documents = call_documents.documents(call)
+        assert sorted(d.language for d in documents) == ["en", "fr"], call.code
+        for document in documents:
+            path = Path(app.config["UPLOAD_FOLDER"]) / document.stored_name
+            assert path.read_bytes().startswith(b"%PDF-")
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == document.sha256
+            assert call.title in _pdf_text(path.read_bytes())
+        page = client.get(f"/calls/{call.code}").get_data(as_text=True)
+        assert f"/calls/{call.code}/documents/{documents[0].id}" in page

@@ -536,3 +536,17 @@ def document_delete(code: str, document_id: int) -> Response:
         raise ValidationFailed("the form expired; try again")
     call_documents.remove_document(_user(), call, document_id)
     return _done("The document is removed from the call.", ".documents", code=code)
+
+
+@bp.post("/calls/<code>/documents/guidelines")
+def documents_guidelines(code: str) -> Response:
+    """Generate the guidelines from the call's own settings, in English and French."""
+    call = _call(code)
+    if not ActionForm().validate_on_submit():
+        raise ValidationFailed("the form expired; try again")
+    try:
+        call_documents.publish_guidelines(_user(), call)
+    except DomainError as exc:
+        return _refused(exc, ".documents", code=code)
+    return _done("The guidelines are generated in English and French and published with the "
+                 "call.", ".documents", code=code)
