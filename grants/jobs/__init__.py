@@ -58,6 +58,11 @@ def _after_flush_postexec(session: Session, _flush_context: Any) -> None:
     session.info.setdefault(_PENDING, []).extend(obj.id for obj in objs)
 
 
+def remember_outbox_rows(ids: list[int]) -> None:
+    """Outbox rows written without the unit of work (bulk INSERTs): deliver after commit."""
+    db.session.info.setdefault(_PENDING, []).extend(ids)
+
+
 def _after_commit(session: Session) -> None:
     ids = session.info.pop(_PENDING, [])
     if ids:

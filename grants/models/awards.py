@@ -47,7 +47,8 @@ class Grant(Stateful, db.Model):
     signed_at: Mapped[datetime | None]
     termination_reason: Mapped[str | None] = mapped_column(Text)
 
-    application: Mapped[Application] = relationship()
+    # A grant is nearly always shown or checked with its application (title, organisation).
+    application: Mapped[Application] = relationship(lazy="joined")
     contracts: Mapped[list[ContractVersion]] = relationship(
         back_populates="grant", cascade="all, delete-orphan", order_by="ContractVersion.number"
     )
@@ -145,7 +146,10 @@ class Payment(Stateful, db.Model):
     requested_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
 
-    grant: Mapped[Grant] = relationship(back_populates="payments")
+    # Policy and guards read the grant of every payment they see: one query, not two.
+    grant: Mapped[Grant] = relationship(
+        back_populates="payments", lazy="joined"
+    )
 
     @property
     def label(self) -> str:
@@ -174,7 +178,7 @@ class Report(Stateful, db.Model):
     submitted_at: Mapped[datetime | None]
     approved_at: Mapped[datetime | None]
 
-    grant: Mapped[Grant] = relationship(back_populates="reports")
+    grant: Mapped[Grant] = relationship(back_populates="reports", lazy="joined")
 
     @property
     def label(self) -> str:

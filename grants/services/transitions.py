@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm.exc import StaleDataError
 
 import workflows
@@ -204,8 +205,9 @@ def _apply(
         raise GuardFailed(f"{obj.label} cannot '{event}'", reasons)
 
     # Who hears of it is resolved before anything changes, so these queries have
-    # nothing to autoflush; the change, its audit row and its outbox rows then reach
-    # the database together, and the CHECK constraints see whole rows.
+    # nothing to autoflush. The audit row and the notifications are append-only: they
+    # go in as plain INSERTs at once; the state change follows at the commit's flush,
+    # in the same transaction, where the version check turns a race into a conflict.
     recipients: dict[int, Any] = {}
     for audience in edge.notify:
         for user in notifications.recipients(audience, obj):
@@ -215,30 +217,34 @@ def _apply(
         engine.trigger(obj, event)
         for effect in edge.effects:
             EFFECTS[effect](obj, ctx)
-        db.session.add(
-            AuditEvent(
-                occurred_at=ctx.now,
-                actor_id=actor.id,
-                actor_label=actor.label,
-                object_type=obj.object_type,
-                object_id=obj.id,
-                event=event,
-                from_state=ctx.from_state,
-                to_state=obj.state,
-                comment=comment,
-                data=_json_safe(data),
-            )
+        db.session.connection().execute(
+            insert(AuditEvent.__table__),
+            [
+                {
+                    "occurred_at": ctx.now,
+                    "actor_id": actor.id,
+                    "actor_label": actor.label,
+                    "object_type": obj.object_type,
+                    "object_id": obj.id,
+                    "event": event,
+                    "from_state": ctx.from_state,
+                    "to_state": obj.state,
+                    "comment": comment,
+                    "data": _json_safe(data),
+                }
+            ],
         )
-        kind = f"{engine.workflow.name}.{event}"
-        message_context = {
-            "object": obj.label,
-            "from_state": ctx.from_state,
-            "to_state": obj.state,
-            "comment": comment,
-            "event": event,
-        }
-        for user in recipients.values():
-            notifications.queue(kind, user, obj, message_context)
+        if recipients:
+            message_context = {
+                "object": obj.label,
+                "from_state": ctx.from_state,
+                "to_state": obj.state,
+                "comment": comment,
+                "event": event,
+            }
+            notifications.announce(
+                f"{engine.workflow.name}.{event}", recipients.values(), obj, message_context
+            )
 
     for follow_obj, follow_event, follow_comment in ctx.follow_ups:
         _apply(follow_obj, follow_event, SYSTEM, follow_comment, {})
