@@ -75,6 +75,7 @@ class Reply:
     text: str
     seconds: float
     error: str = ""
+    retry_after: str = ""
 
 
 class Client:
@@ -117,7 +118,8 @@ class Client:
                 name, _, rest = value.partition("=")
                 self.cookies[name.strip()] = rest.split(";", 1)[0]
         location = response.getheader("Location") or ""
-        return Reply(response.status, urllib.parse.urlsplit(location).path, text, seconds)
+        return Reply(response.status, urllib.parse.urlsplit(location).path, text, seconds,
+                     retry_after=response.getheader("Retry-After") or "")
 
     def close(self) -> None:
         self.connection.close()
@@ -331,6 +333,8 @@ def _act(client: Client, i: int, application_id: int, plan: Plan, start: float,
         with lock:
             latencies.append(reply.seconds)
         outcome.statuses.append(reply.status)
+        if reply.status == 503 and not reply.retry_after:
+            outcome.unexpected.append(f"{method} {path}: 503 without Retry-After")
         return reply
 
     def retrying(method: str, path: str, form: dict[str, Any] | None,
