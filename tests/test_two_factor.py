@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pyotp
 import pytest
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from grants.blueprints.account import session_auth
 from grants.extensions import db
@@ -247,6 +249,33 @@ def test_codes_of_the_next_and_previous_step_are_accepted_not_further(app, steps
     assert two_factor.check_code(user, code_at(secret, steps() - 1)) == "totp"
     assert two_factor.check_code(user, code_at(secret, steps() + 1)) == "totp"
     assert two_factor.check_code(user, code_at(secret, steps())) is None  # older than used
+
+
+def test_a_code_accepted_elsewhere_at_the_same_moment_is_refused_here(app, steps, monkeypatch):
+    """Two processes checking one code at once: the database lets one of them have it."""
+    user = UserFactory()
+    secret, codes = enrol(user, steps)
+    step = steps()
+    seen = user.totp_last_step
+    # Another process records the step after this one read the user...
+    db.session.execute(update(User).where(User.id == user.id).values(totp_last_step=step)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+    set_committed_value(user, "totp_last_step", seen)
+    assert two_factor.check_code(user, code_at(secret, step)) is None
+    assert user.totp_last_step == step
+
+    # ... and spends the recovery code between this one's check of it and its update.
+    real_check = two_factor.check_password_hash
+
+    def check_then_lose_the_race(hashed: str, code: str) -> bool:
+        db.session.execute(update(RecoveryCode).values(used_at=datetime.now(UTC))
+                           .execution_options(synchronize_session=False))
+        return real_check(hashed, code)
+
+    monkeypatch.setattr(two_factor, "check_password_hash", check_then_lose_the_race)
+    assert two_factor.check_code(user, codes[0]) is None
+    assert "recovery_code_used" not in events(user)
 
 
 def test_a_recovery_code_logs_in_once_and_the_owner_is_told(client, app, steps):
@@ -630,3 +659,45 @@ def test_demo_staff_are_enrolled_with_the_printed_key(app, runner, client, steps
     # Applicants are not enrolled: the password is enough for them.
     owner = db.session.scalar(select(User).where(User.email == "contact@asmd.example.sn"))
     assert not owner.two_factor_enabled
+
+
+def _token(client, path: str) -> str:  # type: ignore[no-untyped-def]
+    """The CSRF token of the page's first form. Requests share the test's `g`, where
+    Flask-WTF caches the token: forget it, as a new request would."""
+    g.pop("csrf_token", None)
+    page = client.get(path)
+    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def test_the_confirmation_carries_the_csrf_token_of_the_first_submission(app, client, steps):
+    app.config["WTF_CSRF_ENABLED"] = True
+    admin = AdminFactory()
+    secret, _codes = enrol(admin, steps)
+    person = UserFactory()
+    token = _token(client, "/account/login")
+    client.post("/account/login",
+                data={"email": admin.email, "password": PASSWORD, "csrf_token": token})
+    token = _token(client, "/account/login/code")
+    done = client.post("/account/login/code",
+                       data={"code": code_at(secret, steps()), "csrf_token": token})
+    assert done.status_code == 302
+    steps.advance()
+    token = _token(client, f"/account/users/{person.id}")
+    make_stale(client)
+    asked = client.post(f"/account/users/{person.id}/roles",
+                        data={"roles": ["evaluator"], "csrf_token": token})
+    assert asked.status_code == 200 and f'name="csrf_token" value="{token}"' in asked.text
+    # Without the token the confirmation is refused like any other form.
+    forged = client.post(f"/account/users/{person.id}/roles",
+                         data={"roles": ["evaluator"], "reauth_password": PASSWORD,
+                               "reauth_code": code_at(secret, steps())})
+    assert forged.status_code == 400
+    confirmed = client.post(f"/account/users/{person.id}/roles",
+                            data={"roles": ["evaluator"], "csrf_token": token,
+                                  "reauth_password": PASSWORD,
+                                  "reauth_code": code_at(secret, steps())})
+    assert confirmed.status_code == 302
+    db.session.refresh(person)
+    assert person.roles == {"evaluator"}

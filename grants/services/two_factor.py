@@ -30,7 +30,7 @@ import pyotp
 import segno
 from flask import current_app
 from markupsafe import Markup
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import now
@@ -215,10 +215,8 @@ def check_code(user: User, code: str) -> str | None:
         except SecretUnreadable:
             return None
         step = _matching_step(secret, normalised, user.totp_last_step)
-        if step is None:
+        if step is None or not _claim_step(user, step):
             return None
-        user.totp_last_step = step
-        db.session.commit()
         return "totp"
     if _spend_recovery_code(user, normalised):
         return "recovery"
@@ -228,16 +226,25 @@ def check_code(user: User, code: str) -> str | None:
 def _spend_recovery_code(user: User, normalised: str) -> bool:
     if len(normalised) != RECOVERY_LENGTH:
         return False
-    candidates = db.session.scalars(
+    candidates = list(db.session.scalars(
         select(RecoveryCode).where(
             RecoveryCode.user_id == user.id,
             RecoveryCode.lookup == normalised[:LOOKUP_LENGTH],
             RecoveryCode.used_at.is_(None),
         )
-    )
+    ))
     for candidate in candidates:
         if check_password_hash(candidate.code_hash, normalised):
-            candidate.used_at = now()
+            # Spent only if still unspent: two logins racing with one code, one wins.
+            spent = db.session.execute(
+                update(RecoveryCode)
+                .where(RecoveryCode.id == candidate.id, RecoveryCode.used_at.is_(None))
+                .values(used_at=now())
+                .execution_options(synchronize_session=False)
+            )
+            if spent.rowcount != 1:  # type: ignore[attr-defined]
+                db.session.rollback()
+                return False
             left = remaining_recovery_codes(user)
             _audit(user, user, "recovery_code_used", {"remaining": left})
             _mail(user, MAIL_RECOVERY_CODE_USED, {"remaining": left})
@@ -245,6 +252,23 @@ def _spend_recovery_code(user: User, normalised: str) -> bool:
             _dispatch()
             return True
     return False
+
+
+def _claim_step(user: User, step: int) -> bool:
+    """Record the step as used, only if no later or equal one was: a code accepted by two
+    processes at once (the same code replayed in parallel) is accepted once."""
+    claimed = db.session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            (User.totp_last_step.is_(None)) | (User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    db.session.refresh(user, ["totp_last_step"])
+    return claimed.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 # --------------------------------------------------------------------------
