@@ -207,13 +207,18 @@ def decode(kind: str, value: Any) -> Any:
     raise BackupError(f"no backup codec for {kind}")
 
 
+def stored_columns(table: Table) -> list[Any]:
+    """The columns a dump carries: generated (computed) ones are the database's to fill."""
+    return [c for c in table.columns if c.computed is None]
+
+
 def table_columns(table: Table) -> list[dict[str, str]]:
-    return [{"name": c.name, "kind": column_kind(c.type)} for c in table.columns]
+    return [{"name": c.name, "kind": column_kind(c.type)} for c in stored_columns(table)]
 
 
 def _ordered(table: Table) -> Any:
-    keys = list(table.primary_key.columns) or list(table.columns)
-    return select(table).order_by(*keys)
+    keys = list(table.primary_key.columns) or stored_columns(table)
+    return select(*stored_columns(table)).order_by(*keys)
 
 
 # --------------------------------------------------------------------------
