@@ -89,3 +89,57 @@ def test_figures_refuse_names_the_format_cannot_carry() -> None:
         Figure("Bad Name", 1, "ms")
     with pytest.raises(ValueError):
         Figure("fine", float("nan"), "ms")
+
+
+def test_surge_and_faults_are_benchmarks_and_crowd_a_helper() -> None:
+    from benchmarks import candidates, load
+
+    assert {"surge", "faults", "crowd"} <= set(candidates())
+    assert callable(load("surge")) and callable(load("faults"))
+    assert load("crowd") is None
+
+
+def test_surge_plans_submit_late_only_after_the_deadline() -> None:
+    from benchmarks.crowd import plans
+
+    window = 20.0
+    schedule = plans(50, window, late_share=0.1, burst_share=0.7, burst_seconds=5.0, saves=2)
+    late = [plan for plan in schedule if plan.late]
+    assert len(late) == 5
+    assert all(plan.submit_at > window for plan in late)
+    assert all(plan.submit_at <= window - 2.0 for plan in schedule if not plan.late)
+    # Every save comes before its own submission.
+    assert all(max(plan.saves) < plan.submit_at for plan in schedule)
+    in_burst = [p for p in schedule if not p.late and p.submit_at >= window - 5.0]
+    assert len(in_burst) > len(schedule) / 2
+
+
+def test_half_written_applications_are_told_apart() -> None:
+    from benchmarks.crowd import Stored
+
+    stored = Stored(
+        submissions={2: 1, 3: 1, 4: 2},
+        receipts={2: 1, 4: 2},
+        states={1: "draft", 2: "submitted", 3: "submitted", 4: "submitted", 5: "draft"},
+        references={2: "MMD-1", 3: "MMD-2", 4: "MMD-3", 5: "MMD-4"},
+        latest_submitted_at=None,
+    )
+    # 1 is a clean draft, 2 whole; 3 lacks its receipt, 4 is doubled, 5 a draft with a reference.
+    assert stored.half_written() == [3, 4, 5]
+
+
+def test_the_mail_sink_counts_every_copy_of_a_message() -> None:
+    import smtplib
+
+    from benchmarks.faults import smtp_sink
+
+    message = (
+        "From: grants@example.org\r\nTo: someone@example.org\r\n"
+        "Message-ID: <outbox-7-1700000000000@example.org>\r\nSubject: x\r\n\r\nbody\r\n"
+    )
+    with smtp_sink() as (sink, port):
+        for _ in range(2):
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+                smtp.sendmail("grants@example.org", ["someone@example.org"], message)
+        assert sink.received[7] == 2
+        assert sink.delivered() == 1
