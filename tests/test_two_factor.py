@@ -419,6 +419,19 @@ def test_an_administrator_resets_a_users_two_factor_login(client, app, steps):
     assert "not on for this account" in again.text
 
 
+def test_the_command_line_can_reset_the_last_administrator(app, steps):
+    from grants.services.actors import SystemActor
+
+    admin = AdminFactory()
+    enrol(admin, steps)
+    two_factor.reset(admin, SystemActor("command line"))
+    assert not admin.two_factor_enabled
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "two_factor_reset"))
+    assert (event.actor_id, event.actor_label) == (None, "system (command line)")
+    with pytest.raises(two_factor.PermissionDenied):
+        two_factor.reset(admin, UserFactory())
+
+
 def test_only_administrators_see_and_use_the_account_pages(client, steps):
     manager = ManagerFactory()
     target = UserFactory()

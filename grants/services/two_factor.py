@@ -37,6 +37,7 @@ from ..clock import now
 from ..extensions import db
 from ..models import AuditEvent, OutboxMessage, User
 from ..models.accounts import STAFF_ROLES, RecoveryCode
+from .actors import SystemActor
 from .errors import N_, PermissionDenied, ValidationFailed
 
 STEP_SECONDS = 30
@@ -342,12 +343,13 @@ def disable(user: User) -> None:
     _dispatch()
 
 
-def reset(user: User, admin: User) -> None:
+def reset(user: User, admin: User | SystemActor) -> None:
     """An administrator turns a user's two-factor login off (a lost phone and codes).
 
-    A staff member then enrols again at their next login.
+    A staff member then enrols again at their next login. The command line resets too
+    (`SystemActor("command line")`): the way back for the last administrator.
     """
-    if not admin.has_role("admin"):
+    if isinstance(admin, User) and not admin.has_role("admin"):
         raise PermissionDenied(N_("administrators only"))
     if not user.two_factor_enabled and user.totp_secret is None:
         raise ValidationFailed(N_("two-factor login is not on for this account"))
@@ -363,7 +365,7 @@ def reset(user: User, admin: User) -> None:
 # --------------------------------------------------------------------------
 
 
-def _audit(actor: User, user: User, event: str, data: dict[str, Any]) -> None:
+def _audit(actor: User | SystemActor, user: User, event: str, data: dict[str, Any]) -> None:
     db.session.add(
         AuditEvent(
             occurred_at=now(),
