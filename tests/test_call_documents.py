@@ -215,6 +215,8 @@ def test_the_manage_page_adds_and_removes_documents(app, client):
     call = CallFactory()
     db.session.commit()
     _login(client, manager)
+    home = client.get("/home/").get_data(as_text=True)
+    assert f"/manage/calls/{call.code}/documents" in home
     page = client.get(f"/manage/calls/{call.code}/documents")
     assert page.status_code == 200 and "No document yet." in page.get_data(as_text=True)
     response = client.post(
