@@ -228,3 +228,30 @@ def test_english_pages_keep_the_english_messages(app, client):
     page = _page(response)
     assert "Not allowed" in page
     assert "the application is submitted and can no longer be edited" in page
+
+
+def test_a_second_submission_and_a_withdrawal_by_an_editor_are_refused_in_french(
+    app, client, frozen_clock
+):
+    frozen_clock.set(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+    org, owner = _french_owner()
+    editor = member(org, "editor", language="fr")
+    application = ApplicationFactory(organisation=org)
+    db.session.commit()
+    _login(client, owner)
+    url = f"/applicant/applications/{application.id}"
+    assert client.post(f"{url}/submit", data={}).status_code == 302
+    again = client.post(f"{url}/submit", data={})
+    page = _page(again)
+    assert again.status_code == 409
+    assert "Cette action n'est pas possible pour le moment" in page
+    assert f"Demande {application.reference} : statut « soumis », cette action n'est plus" in page
+    assert "cannot be fired" not in page
+    client.post("/account/logout")
+    _login(client, editor)
+    refused = client.post(f"{url}/withdraw", data={"reason": "Erreur"})
+    page = _page(refused)
+    assert refused.status_code == 403
+    assert f"vous ne pouvez pas effectuer cette action (Demande {application.reference})" in page
+    assert "réservé aux propriétaires de l'organisation" in page
+    assert "you may not" not in page

@@ -548,6 +548,12 @@ def _state(value: str) -> str:
     return value.replace("_", " ")
 
 
+def _object_label(label: str) -> str:
+    """An application's label ("Application MMD-2026-C02-0007") in the page's language."""
+    kind, _space, reference = label.partition(" ")
+    return f"{_('Application')} {reference}" if kind == "Application" and reference else label
+
+
 # Reasons the guards and the policy give with figures in them (grants.services.guards,
 # grants.policy), by their pattern; fixed ones go through the catalogue as they are.
 REASON_PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
@@ -569,6 +575,25 @@ REASON_PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
             "call %(code)s is %(state)s, not open for submissions",
             code=m["code"],
             state=_state(m["state"]),
+        ),
+    ),
+    (
+        re.compile(
+            r"(?P<object>.+) is '(?P<state>\w+)' in the \w+ workflow: "
+            r"'\w+' cannot be fired there \(allowed: .*\)"
+        ),
+        lambda m: _(
+            "%(object)s is %(state)s: this cannot be done any more",
+            object=_object_label(m["object"]),
+            state=_state(m["state"]),
+        ),
+    ),
+    (
+        re.compile(r"you may not '\w+' (?P<object>.+?): (?P<reason>.+)"),
+        lambda m: _(
+            "you may not do this on %(object)s: %(reason)s",
+            object=_object_label(m["object"]),
+            reason=reason_text(m["reason"]),
         ),
     ),
     (
