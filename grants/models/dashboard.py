@@ -8,6 +8,8 @@ its `rebuild()`:
   counts (call, lot, state, day of submission, requested, awarded, committed and paid,
   the applicant's country and type, the dialogues, JVAP domains and countries it names).
   It is what a change is compared with, to know what to take off the totals.
+  It also keeps the application's searchable text (title, reference, organisation's
+  name, grant number; folded), which the lists search through a GIN index.
 - `dashboard_rollups`: the sums of those figures per call, lot and state (the pipeline
   and the money) and per value of each breakdown, for all time (day 0) and per day of
   submission, per set of dialogues named. The dashboard adds up a few hundred of these
@@ -20,10 +22,20 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, Integer, PrimaryKeyConstraint, String
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from .search import document
 
 # The day of the all-time totals in dashboard_rollups (real days are date ordinals, > 0).
 ALL_TIME = 0
@@ -37,6 +49,11 @@ class ApplicationFacts(db.Model):
     """
 
     __tablename__ = "application_facts"
+    __table_args__ = (
+        # PostgreSQL's full-text search of the lists (SQLite searches with LIKE).
+        Index("ix_application_facts_search", document(literal_column("search_text")),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
+    )
 
     application_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     call_id: Mapped[int] = mapped_column(Integer)
@@ -54,6 +71,7 @@ class ApplicationFacts(db.Model):
     dialogues: Mapped[str] = mapped_column(String(200), default=",")
     jvap_domains: Mapped[str] = mapped_column(String(100), default=",")
     countries: Mapped[str] = mapped_column(String(400), default=",")
+    search_text: Mapped[str] = mapped_column(Text, default="")
 
 
 class DashboardRollup(db.Model):

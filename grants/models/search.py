@@ -1,47 +1,53 @@
-"""Text search over applications and organisations: the documents and their GIN indexes.
+"""Text search: how texts are folded, and the PostgreSQL document the GIN index holds.
 
-PostgreSQL only (the indexes are not created elsewhere; SQLite searches with LIKE).
-A search finds its index only when it uses exactly the indexed expression, so the
-expressions are built here, once, and used by the index, the migration and the
-lists' search. They are written as PostgreSQL prints them back (parentheses
-included), so comparing the models with the database finds no difference.
+Each application's searchable text (title, reference, applicant organisation's name,
+grant number) is kept, folded, in `application_facts.search_text` by the same hook
+that keeps the dashboard's facts, so a search is one GIN index lookup with every word
+(no organisation joined per row, no expression computed again per row). The index is
+on `to_tsvector('simple', search_text)`: the search must use exactly that expression
+(`facts_document`) for the planner to use it.
 
-The configuration is 'simple' (lower case, no stemming, no stop words), with accents
-folded by translate(): titles are in English or French, often mixed with names,
-acronyms and references, which no one language's stemmer handles; every word typed
-is matched as a prefix ("migra" finds migration, migrants, migratoire), and
-"senegalaise" finds "Sénégalaise". translate() is built in and immutable, so no
-extension (unaccent) is needed and the expression can be indexed.
+The configuration is 'simple' (lower case, no stemming, no stop words) with accents
+folded: titles are in English or French, often mixed with names, acronyms and
+references, which no one language's stemmer handles; every word typed is matched as
+a prefix ("migra" finds migration, migrants, migratoire), and "senegalaise" finds
+"Sénégalaise". Folding is done in Python (`fold`), the same for the text kept and
+the words typed, so no extension (unaccent) is needed. SQLite searches the source
+columns with LIKE, through the same folding registered as a SQL function.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import unicodedata
 from typing import Any
 
-from sqlalchemy import Index, event, func, literal_column
+from sqlalchemy import event, func, literal_column
 from sqlalchemy.engine import Engine
 
-from .accounts import Organisation
-from .applications import Application
-
-# Accented letters and their plain forms; then word separators inside references
-# ("MMD-2026-C01-0008" is four words), as the words typed are split.
-ACCENTED = "àáâãäåāèéêëēìíîïīòóôõöøōùúûüūýÿçñÀÁÂÃÄÅĀÈÉÊËĒÌÍÎÏĪÒÓÔÕÖØŌÙÚÛÜŪÝŸÇÑ"
-PLAIN = "aaaaaaaeeeeeiiiiiooooooouuuuuyycnAAAAAAAEEEEEIIIIIOOOOOOOUUUUUYYCN"
-SEPARATORS = "-/_."
-FOLD_FROM = ACCENTED + SEPARATORS
-FOLD_TO = PLAIN + " " * len(SEPARATORS)
 CONFIGURATION = "simple"
-_FOLD = str.maketrans(ACCENTED, PLAIN)
+# Word separators inside references ("MMD-2026-C01-0008" is four words).
+_SEPARATORS = re.compile(r"[\W_]+")
 
 
 def fold(text: str) -> str:
-    """What translate() does to a document's accents, done to the words typed."""
-    return text.translate(_FOLD).lower()
+    """Lower case, accents removed ("Sénégalaise" -> "senegalaise"); "œ" stays."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-# SQLite has no translate(): the same folding as a function of every SQLite connection.
+def words(text: str) -> list[str]:
+    """The folded words of a text (separators, "_" included, split words)."""
+    return [w for w in _SEPARATORS.split(fold(text)) if w]
+
+
+def search_text(*parts: str | None) -> str:
+    """What is kept to search an application: its folded words, space separated."""
+    return " ".join(w for part in parts if part for w in words(part))
+
+
+# SQLite: the same folding as a function of every SQLite connection.
 SQLITE_FOLD_FUNCTION = "grants_fold"
 
 
@@ -54,40 +60,15 @@ def _register_fold(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _quoted(value: str) -> Any:
-    # Literals, never bound parameters: a generic plan must still see the index's expression.
+    # A literal, never a bound parameter: a generic plan must still see the index's expression.
     return literal_column("'" + value.replace("'", "''") + "'")
 
 
-def _document(text: Any) -> Any:
-    return func.to_tsvector(
-        _quoted(CONFIGURATION), func.translate(text, _quoted(FOLD_FROM), _quoted(FOLD_TO))
-    )
+def document(search_text_column: Any) -> Any:
+    """The indexed expression over application_facts.search_text."""
+    return func.to_tsvector(_quoted(CONFIGURATION), search_text_column)
 
 
-def application_document() -> Any:
-    """An application's title and reference, as indexed."""
-    title = func.coalesce(Application.title, _quoted(""))
-    reference = func.coalesce(Application.reference, _quoted(""))
-    # Renders "(title || ' ') || reference", the parentheses PostgreSQL prints back.
-    return _document(title.op("||")(_quoted(" ")).op("||")(reference))
-
-
-def organisation_document() -> Any:
-    """An organisation's name, as indexed."""
-    return _document(Organisation.name)
-
-
-def prefix_query(words: list[str]) -> Any:
-    """Every word as a prefix (words are \\w+ runs, so nothing in them is an operator)."""
-    return func.to_tsquery(_quoted(CONFIGURATION), " & ".join(f"{w}:*" for w in words))
-
-
-APPLICATION_SEARCH_INDEX = Index(
-    "ix_applications_search", application_document(), postgresql_using="gin"
-).ddl_if(dialect="postgresql")
-ORGANISATION_SEARCH_INDEX = Index(
-    "ix_organisations_search", organisation_document(), postgresql_using="gin"
-).ddl_if(dialect="postgresql")
-# Expressions alone do not tell an index its table.
-Application.__table__.append_constraint(APPLICATION_SEARCH_INDEX)
-Organisation.__table__.append_constraint(ORGANISATION_SEARCH_INDEX)
+def prefix_query(typed: list[str]) -> Any:
+    """Every word as a prefix, all required (words are \\w runs: no operator in them)."""
+    return func.to_tsquery(_quoted(CONFIGURATION), " & ".join(f"{w}:*" for w in typed))

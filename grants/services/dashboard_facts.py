@@ -1,4 +1,5 @@
-"""The dashboard's facts and running totals, kept in step with every change, in its transaction.
+"""The dashboard's facts and running totals, and the lists' search text, kept in step with
+every change, in its transaction.
 
 Why this way: counting 100,000 applications with their grants, payments, dialogues,
 domains and countries takes the database most of a second on every dashboard view;
@@ -7,7 +8,7 @@ figures are those of the last commit, not of a cache.
 
 How it stays right: a session hook notes, at each flush, which applications a change
 may concern (an application itself, its JVAP domains, dialogues or countries, its
-grant, a payment of its grant, its organisation's country or type). Just before the
+grant, a payment of its grant, its organisation's name, country or type). Just before the
 commit, those applications' facts are computed again from the source tables
 (`source_facts`, the one definition of what is counted) and compared with the stored
 ones; the difference is added to the totals. The same code rebuilds everything from
@@ -53,6 +54,7 @@ from ..extensions import db
 from ..models import Application, ApplicationJvapDomain, Grant, Organisation, Payment
 from ..models.applications import application_countries, application_dialogues
 from ..models.dashboard import ALL_TIME, ApplicationFacts, DashboardRollup
+from ..models.search import search_text
 
 # Grants whose contract is signed: their amount is a legal commitment.
 COMMITTED_GRANT_STATES = ("active", "suspended", "final_reporting", "closed", "terminated")
@@ -67,11 +69,12 @@ _CHUNK = 500
 # The attributes whose change may change an application's facts.
 _WATCHED: dict[type, tuple[str, ...]] = {
     Application: ("state", "submitted_at", "requested_amount", "call_id", "lot_id",
-                  "organisation_id", "countries", "dialogues", "jvap_links"),
+                  "organisation_id", "countries", "dialogues", "jvap_links", "title",
+                  "reference"),
     ApplicationJvapDomain: ("application_id", "domain_number"),
-    Grant: ("application_id", "state", "amount"),
+    Grant: ("application_id", "state", "amount", "number"),
     Payment: ("grant_id", "state", "amount"),
-    Organisation: ("country_iso2", "org_type"),
+    Organisation: ("country_iso2", "org_type", "name"),
 }
 
 
@@ -94,6 +97,7 @@ class Facts:
     dialogues: str
     jvap_domains: str
     countries: str
+    search_text: str
 
     def contributions(self) -> Iterator[tuple[tuple[Any, ...], tuple[int, ...]]]:
         """(rollup key, measures) this application adds to the totals.
@@ -193,13 +197,20 @@ def _source_statement(dialect: str, scope: Any | None) -> Select[Any]:
         .correlate(Grant)
         .scalar_subquery()
     )
+    # The grant's number is searched whatever its state (a lapsed grant is no award).
+    number = (
+        select(Grant.number).where(Grant.application_id == Application.id)
+        .correlate(Application)
+        .scalar_subquery()
+    )
     statement = (
         select(
             Application.id, Application.call_id, Application.lot_id,
             Application.organisation_id, Application.state, Application.submitted_at,
             Application.requested_amount, Organisation.country_iso2, Organisation.org_type,
             Grant.state, Grant.amount, paid, dialogues.c.codes, domains.c.codes,
-            countries.c.codes,
+            countries.c.codes, Application.title, Application.reference, Organisation.name,
+            number,
         )
         .join(Organisation, Organisation.id == Application.organisation_id)
         # A lapsed grant (never signed) is no award.
@@ -213,7 +224,8 @@ def _source_statement(dialect: str, scope: Any | None) -> Select[Any]:
 
 def _facts_of(row: Any) -> Facts:
     (app_id, call_id, lot_id, organisation_id, state, submitted_at, requested, country,
-     org_type, grant_state, grant_amount, paid, dialogues, domains, countries) = row
+     org_type, grant_state, grant_amount, paid, dialogues, domains, countries, title,
+     reference, organisation_name, grant_number) = row
     awarded = cents(grant_amount) or 0
     return Facts(
         application_id=app_id, call_id=call_id, lot_id=lot_id,
@@ -224,6 +236,7 @@ def _facts_of(row: Any) -> Facts:
         paid_cents=(cents(paid) or 0) if grant_state is not None else 0,
         dialogues=joined(split(dialogues or "")), jvap_domains=joined(split(domains or "")),
         countries=joined(split(countries or "")),
+        search_text=search_text(title, reference, organisation_name, grant_number),
     )
 
 

@@ -10,10 +10,10 @@ shifts a page. The id breaks ties, so the order is total and stable. A cursor is
 Each page is two queries whatever its position: the rows, with what they show loaded
 by joins (no query per row), and the count of matching rows.
 
-Text search: on PostgreSQL, full-text search over an expression
-``to_tsvector('simple', title || reference || organisation name)`` with every word
-typed matched as a prefix; elsewhere (SQLite) every word must occur in one of those
-columns (LIKE, case-insensitive for ASCII).
+Text search: on PostgreSQL, full-text search of each application's kept search text
+(title, reference, organisation's name, grant number, accents folded) through its GIN
+index, every word typed matched as a prefix; elsewhere (SQLite) every word must occur
+in one of the list's text columns (LIKE, case and accents folded).
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, and_, any_, exists, func, literal, or_, select, tuple_
+from sqlalchemy import Select, and_, exists, func, literal, or_, select, tuple_
 from sqlalchemy.orm import contains_eager
 
 from workflows.definitions import GRANT, PAYMENT, REPORT
@@ -46,13 +45,9 @@ from ..models import (
     Report,
 )
 from ..models.applications import application_dialogues
-from ..models.search import (
-    SQLITE_FOLD_FUNCTION,
-    application_document,
-    fold,
-    organisation_document,
-    prefix_query,
-)
+from ..models.dashboard import ApplicationFacts
+from ..models.search import SQLITE_FOLD_FUNCTION, document, prefix_query
+from ..models.search import words as search_words
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -223,56 +218,35 @@ def decode_cursor(cursor: str, kind: str) -> tuple[Any, int] | None:
 
 
 def _words(text: str) -> list[str]:
-    """The words typed, lower case, accents folded; "_" and "-" split words as "." does."""
-    return re.findall(r"[^\W_]+", fold(text))[:SEARCH_MAX_WORDS]
-
-
-def _folded(column: Any) -> Any:
-    """SQLite: the column in lower case with its accents folded, as the words are."""
-    return getattr(func, SQLITE_FOLD_FUNCTION)(column)
+    """The words typed, lower case, accents folded; "_", "-" and "." split words."""
+    return search_words(text)[:SEARCH_MAX_WORDS]
 
 
 def search_condition(spec: ListSpec, text: str) -> Any:
-    """Every word typed, as a prefix, in one of the row's texts; None for no words.
+    """Every word typed, as a prefix, in the row's texts; None for no words.
 
-    PostgreSQL: each word is looked up in the GIN index of the applications' title and
-    reference and, through the GIN index of the organisations' names, among the
-    applications of the organisations it names (the matching organisation ids first, so
-    no organisation is joined per row); a grant's number is matched on the grant row.
-    Elsewhere: LIKE on every word (case and accents folded).
+    PostgreSQL: one lookup in the GIN index of the applications' kept search text
+    (title, reference, organisation's name, grant number; see dashboard_facts), with
+    every word required. Elsewhere (SQLite): LIKE on every word in the source columns,
+    case and accents folded.
     """
-    words = _words(text)
-    if not words:
+    typed = _words(text)
+    if not typed:
         return None
     if db.engine.dialect.name == "postgresql":
-        conditions = []
-        for word in words:
-            query = prefix_query([word])
-            either = [
-                application_document().op("@@")(query),
-                # = ANY(ARRAY(...)): the ids are fetched once, then read in the
-                # organisation_id index next to the GIN index (IN would be a semi-join).
-                Application.organisation_id == any_(func.array(
-                    select(Organisation.id).where(organisation_document().op("@@")(query))
-                    .scalar_subquery()
-                )),
-            ]
-            if spec.model is not Application:
-                either.append(_grant_number_document().op("@@")(query))
-            conditions.append(or_(*either))
-        return and_(*conditions)
-    columns = spec.search_columns()
+        facts = ApplicationFacts
+        return Application.id.in_(
+            select(facts.application_id).where(
+                document(facts.search_text).op("@@")(prefix_query(typed)))
+        )
+    fold = getattr(func, SQLITE_FOLD_FUNCTION)
     conditions = []
-    for word in words:
+    for word in typed:
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
-        conditions.append(or_(*[_folded(c).like(pattern, escape="\\") for c in columns]))
+        conditions.append(or_(*[fold(c).like(pattern, escape="\\")
+                                for c in spec.search_columns()]))
     return and_(*conditions)
-
-
-def _grant_number_document() -> Any:
-    # Grants are few (one per awarded application): their number is not indexed.
-    return func.to_tsvector("simple", func.translate(Grant.number, "-/_.", "    "))
 
 
 def _conditions(spec: ListSpec, query: Query) -> list[Any]:

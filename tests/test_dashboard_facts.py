@@ -1,0 +1,185 @@
+"""The dashboard's facts and running totals follow every kind of change, in its transaction.
+
+After each change (through the transition pipeline where there is one), the stored
+facts must equal the facts computed again from the source tables, and the stored
+totals the totals of those facts; the dashboard then shows the change.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from grants.extensions import db
+from grants.models import Application, Country, Dialogue, Grant
+from grants.models.dashboard import ApplicationFacts, DashboardRollup
+from grants.services import dashboard, dashboard_facts
+from grants.services.actors import SYSTEM
+from grants.services.dashboard import Filters
+from grants.services.transitions import transition
+from tests.factories import (
+    ApplicationFactory,
+    CallFactory,
+    EvaluationResultFactory,
+    GrantFactory,
+    ManagerFactory,
+    admin_checks,
+    sign_as_grantee,
+)
+
+
+def assert_counted() -> dict[int, dashboard_facts.Facts]:
+    """Stored facts and totals are exactly those the source tables give now."""
+    source = dashboard_facts.source_facts(db.session)
+    assert dashboard_facts.stored_facts(db.session) == source
+    assert dashboard_facts.stored_totals(db.session) == dashboard_facts.totals_of(source.values())
+    return source
+
+
+def states(**filters: object) -> dict[str, int]:
+    return dashboard.build(Filters(**filters)).states  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def manager(app):  # type: ignore[no-untyped-def]
+    return ManagerFactory()
+
+
+def test_submit_and_withdraw(app, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    call = CallFactory()
+    draft = ApplicationFactory(call=call)
+    assert assert_counted()[draft.id].state == "draft"
+    assert states(call_id=call.id) == {"draft": 1}
+
+    transition(draft, "submit", draft.created_by)
+    facts = assert_counted()[draft.id]
+    assert facts.submitted_on == frozen_clock.current.date()
+    assert facts.requested_cents == 12_000_000
+    assert facts.dialogues == ",c2cmmd,rabat," and facts.countries == ",ML,SN,"
+    board = dashboard.build(Filters(call_id=call.id))
+    assert board.states == {"submitted": 1}
+    assert board.money[0].requested == Decimal("120000.00")
+    day = frozen_clock.current.date()
+    assert states(date_from=day, date_to=day) == {"submitted": 1}
+
+    transition(draft, "withdraw", draft.created_by)
+    assert_counted()
+    assert states(call_id=call.id) == {"withdrawn": 1}
+
+
+def test_evaluation_decisions(app, frozen_clock, manager) -> None:  # type: ignore[no-untyped-def]
+    call = CallFactory()
+    application = ApplicationFactory(call=call)
+    transition(application, "submit", application.created_by)
+    admin_checks(application, manager)
+    transition(application, "admit", manager)
+    assert_counted()
+    EvaluationResultFactory(application=application, stage="concept_note", passes=False,
+                            total=Decimal("40.00"))
+    assert_counted()  # a score alone changes no figure
+    transition(application, "reject", manager)
+    assert_counted()
+    board = dashboard.build(Filters(call_id=call.id))
+    assert board.states == {"rejected": 1}
+    assert [(k, n) for k, _label, n in board.funnel][:2] == [("submitted", 1), ("admitted", 1)]
+
+
+def test_award_signature_and_payment(app, frozen_clock, manager) -> None:  # type: ignore[no-untyped-def]
+    application = ApplicationFactory(state="provisionally_selected",
+                                     submitted_at=frozen_clock.current)
+    call_id = application.call_id
+    transition(application, "award", manager, data={"documents_verified": True})
+    facts = assert_counted()[application.id]
+    assert (facts.awarded_cents, facts.committed_cents) == (12_000_000, 0)
+    grant = db.session.scalar(select(Grant).where(Grant.application_id == application.id))
+
+    transition(grant, "send_for_signature", manager)
+    sign_as_grantee(grant, grant.application.created_by)
+    transition(grant, "sign", manager)
+    assert assert_counted()[application.id].committed_cents == 12_000_000
+
+    first = grant.payments[0]
+    transition(first, "request", SYSTEM)
+    transition(first, "approve", manager)
+    assert assert_counted()[application.id].paid_cents == 0
+    transition(first, "pay", manager)
+    assert assert_counted()[application.id].paid_cents == int(first.amount * 100)
+    whole = dashboard.build(Filters(call_id=call_id)).money[0]
+    assert (whole.awarded, whole.committed, whole.paid) == (
+        Decimal("120000.00"), Decimal("120000.00"), first.amount)
+    awarded = {r.key: r.awarded for r in dashboard.build(Filters()).breakdowns["dialogue"]}
+    assert awarded == {"rabat": 1, "c2cmmd": 1}
+
+
+def test_a_lapsed_grant_is_no_award(app, frozen_clock, manager) -> None:  # type: ignore[no-untyped-def]
+    grant = GrantFactory()
+    transition(grant, "send_for_signature", manager)
+    assert assert_counted()[grant.application_id].awarded_cents == 12_000_000
+    frozen_clock.advance(days=31)
+    transition(grant, "lapse", SYSTEM)
+    assert assert_counted()[grant.application_id].awarded_cents == 0
+
+
+def test_edits_of_the_form_and_of_the_organisation(app, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    draft = ApplicationFactory()
+    draft.countries = [db.session.get(Country, "GH")]
+    draft.dialogues = [db.session.get(Dialogue, "khartoum")]
+    draft.jvap_links.pop()
+    draft.requested_amount = Decimal("90000.00")
+    db.session.commit()
+    facts = assert_counted()[draft.id]
+    assert (facts.countries, facts.dialogues, facts.jvap_domains) == (",GH,", ",khartoum,", ",1,")
+
+    draft.organisation.country_iso2 = "NE"
+    draft.organisation.org_type = "diaspora"
+    db.session.commit()
+    facts = assert_counted()[draft.id]
+    assert (facts.applicant_country, facts.applicant_type) == ("NE", "diaspora")
+
+
+def test_a_deleted_application_leaves_the_totals(app, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    kept, dropped = ApplicationFactory(), ApplicationFactory()
+    db.session.delete(dropped)
+    db.session.commit()
+    assert set(assert_counted()) == {kept.id}
+    assert states() == {"draft": 1}
+
+
+def test_a_rolled_back_change_counts_nothing(app, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    draft = ApplicationFactory()
+    draft.state = "withdrawn"
+    db.session.flush()
+    db.session.rollback()
+    db.session.commit()
+    assert assert_counted()[draft.id].state == "draft"
+
+
+def test_rebuild_counts_what_was_written_around_the_orm(app, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    application = ApplicationFactory(state="submitted", submitted_at=frozen_clock.current)
+    db.session.execute(
+        Application.__table__.update().where(Application.id == application.id)
+        .values(requested_amount=Decimal("50000.00")))
+    db.session.commit()
+    assert dashboard_facts.stored_facts(db.session)[application.id].requested_cents == 12_000_000
+    assert dashboard_facts.rebuild(db.session) == 1
+    db.session.commit()
+    assert assert_counted()[application.id].requested_cents == 5_000_000
+
+
+def test_totals_are_sums_kept_per_day_and_for_all_time(app, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    call = CallFactory()
+    for days in (0, 0, 2):
+        ApplicationFactory(call=call, state="submitted",
+                           submitted_at=frozen_clock.current + timedelta(days=days))
+    ApplicationFactory(call=call)
+    assert_counted()
+    rows = db.session.execute(
+        select(DashboardRollup.day, DashboardRollup.applications)
+        .where(DashboardRollup.kind == "pipeline", DashboardRollup.state == "submitted")
+    ).all()
+    today = frozen_clock.current.date().toordinal()
+    assert sorted(rows) == [(0, 3), (today, 2), (today + 2, 1)]
+    assert db.session.scalar(select(ApplicationFacts.search_text).limit(1))
