@@ -173,14 +173,14 @@ def build_world() -> World:
 
     notification = Notification(user_id=owner_a.id, kind="application.submitted",
                                 object_type="application", object_id=in_evaluation.id)
-    failed = OutboxMessage(kind="application.submitted", recipient_id=owner_a.id,
-                           recipient_email=owner_a.email, language="en", status="failed",
-                           attempts=5, last_error="connection refused", context={})
+    # The submission's receipt mail, as if the mail server had refused it every time.
+    failed = db.session.scalar(select(OutboxMessage).order_by(OutboxMessage.id).limit(1))
+    failed.status, failed.attempts, failed.last_error = "failed", 5, "connection refused"
     export_name = f"matrix-{uuid.uuid4().hex}.csv"
     (export_folder() / export_name).write_text("reference\n")
     job = ExportJob(user_id=manager.id, kind="list", status="ready", file_name=export_name,
                     row_count=1, params={"list": "applications", "format": "csv"})
-    db.session.add_all([notification, failed, job])
+    db.session.add_all([notification, job])
     db.session.commit()
     spare_token = tokens.create_token(owner_a, "old laptop").token
     # A document published with the open call, and one with a call still in draft.
@@ -208,6 +208,8 @@ def build_world() -> World:
         "evaluator_unassigned_id": unassigned.id,
         "org_a": org_a.id,
         "org_b": org_b.id,
+        # What names A's affairs on a page: nobody outside A and the staff may read them.
+        "secrets_of_a": (org_a.name, in_evaluation.reference, grant.number),
         "app_draft": draft.id,
         "app_eval": in_evaluation.id,
         "app_awarded": grant.application_id,

@@ -550,6 +550,35 @@ def plan(app: Flask, world: World) -> list[Planned]:
     return sorted(planned, key=phase)
 
 
+# Kinds who know nothing of A: no page they may open names A, its application or grant,
+# except those that are public by design (published open data) or made for them (an
+# invitation to join A names A to its holder).
+OUTSIDERS = ("anonymous", "owner_b", "evaluator_unassigned")
+NAMES_A_BY_DESIGN = frozenset({"applicant.invitation", "api.open_data_iati",
+                               "api.open_data_360giving", "api.open_data_jvap"})
+
+
+# The API's refusals are JSON with a stable code (grants/services/errors.py).
+API_ERROR_CODES = {401: "unauthorised", 403: "forbidden", 404: "not_found"}
+
+
+def api_code_wrong(request: Planned, response: Any) -> str | None:
+    expected = API_ERROR_CODES.get(response.status_code)
+    if not request.path.startswith("/api/") or expected is None:
+        return None
+    body = response.get_json(silent=True) or {}
+    return None if body.get("code") == expected else f"code {body.get('code')!r}, not {expected!r}"
+
+
+def leaked(request: Planned, response: Any, world: World) -> list[str]:
+    if (request.kind not in OUTSIDERS or response.status_code != 200
+            or request.endpoint in NAMES_A_BY_DESIGN):
+        return []
+    body = response.get_data(as_text=True) if response.mimetype.startswith(
+        ("text/", "application/json")) else ""
+    return [name for name in world.values["secrets_of_a"] if name and name in body]
+
+
 # Written by reading, not by changing anything: the token's last use.
 MOVING_COLUMNS = {("api_tokens", "last_used_at")}
 
@@ -631,6 +660,11 @@ def test_every_route_answers_each_kind_of_user_as_the_matrix_says(
         wrong = verdict(request.cell, request.method, response)
         if wrong is not None:
             mismatches.append(f"{request.describe()}: expected {request.cell}, got {wrong}")
+        code_wrong = api_code_wrong(request, response)
+        if code_wrong is not None:
+            mismatches.append(f"{request.describe()}: {code_wrong}")
+        for name in leaked(request, response, world):
+            mismatches.append(f"{request.describe()}: shows {name!r}, which is A's")
         known = None
         if before is not None:
             known = fingerprint()
