@@ -46,6 +46,7 @@ def test_api_answers_carry_them_too(client):
 def _app(tmp_path: Path, environment: str):  # type: ignore[no-untyped-def]
     return create_app({
         "ENV_NAME": environment,
+        "TESTING": True,  # no background sweeper on this empty database
         "SECRET_KEY": "k" * 40,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/h.sqlite3",
         "REDIS_URL": None,
