@@ -24,7 +24,7 @@ from tests.factories import PASSWORD, ApplicationFactory, CallFactory, Organisat
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "grants" / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
 MO = PO.with_suffix(".mo")
-PLACEHOLDER = re.compile(r"%\(\w+\)s|%%")
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%%")
 
 
 @pytest.fixture(autouse=True)
@@ -58,21 +58,27 @@ def test_every_french_message_is_translated_and_not_fuzzy():
         catalog = read_po(handle, locale="fr")
     messages = [m for m in catalog if m.id]
     assert len(messages) > 200
-    empty = [m.id for m in messages if not m.string]
+    empty = [m.id for m in messages if not all(_forms(m.string))]
     fuzzy = [m.id for m in messages if m.fuzzy]
     assert empty == [] and fuzzy == []
-    # The placeholders of each message survive the translation, else formatting raises.
+    # The placeholders of each message survive the translation, else formatting raises
+    # (each plural form keeps those of the plural message).
     for message in messages:
-        assert sorted(PLACEHOLDER.findall(message.id)) == sorted(
-            PLACEHOLDER.findall(message.string)
-        ), message.id
+        wanted = sorted(PLACEHOLDER.findall(_forms(message.id)[-1]))
+        for text in _forms(message.string):
+            assert sorted(PLACEHOLDER.findall(text)) == wanted, message.id
+
+
+def _forms(text):  # type: ignore[no-untyped-def]
+    """A message's forms: one, or the singular and plural(s) of an ngettext message."""
+    return tuple(text) if isinstance(text, list | tuple) else (text,)
 
 
 def test_the_compiled_catalogue_matches_the_source():
     with PO.open("rb") as handle:
-        source = {m.id: m.string for m in read_po(handle, locale="fr") if m.id}
+        source = {_forms(m.id): _forms(m.string) for m in read_po(handle, locale="fr") if m.id}
     with MO.open("rb") as handle:
-        compiled = {m.id: m.string for m in read_mo(handle) if m.id}
+        compiled = {_forms(m.id): _forms(m.string) for m in read_mo(handle) if m.id}
     assert compiled == source, "run pybabel compile -d grants/translations"
 
 
