@@ -480,4 +480,9 @@ def report_errors(outcomes: list[Outcome], server: Server | None, limit: int = 1
     for line in unexpected[:limit]:
         note(f"unexpected: {line}")
     if unexpected and server is not None:
-        note("gunicorn's log ends with:\n" + server.tail())
+        lines = server.log_path.read_text(errors="replace").splitlines()
+        starts = [n for n, line in enumerate(lines) if line.startswith("Traceback")]
+        if starts:  # the last failure in full, not the 503 warnings that may follow it
+            note("gunicorn's last traceback:\n" + "\n".join(lines[starts[-1] - 2:starts[-1] + 60]))
+        else:
+            note("gunicorn's log ends with:\n" + server.tail())

@@ -35,6 +35,7 @@ import asyncio
 import email.parser
 import glob
 import io
+import logging
 import os
 import re
 import shutil
@@ -361,12 +362,35 @@ def _kill_tree(pid: int) -> None:
             os.kill(victim, signal.SIGKILL)
 
 
-def _wait_exit(process: subprocess.Popen[bytes], seconds: float) -> int:
-    try:
-        return process.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        note(f"a worker was still running after {seconds:.0f} s")
-        return -1
+def _wait_for_worker(app: Any, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    """Until the worker listens on the queue (it imports the whole application first)."""
+    from rq import Worker
+
+    with app.app_context():
+        from grants.jobs import queue
+
+        rq_queue = queue()
+        limit = time.monotonic() + seconds
+        while Worker.count(queue=rq_queue) == 0:
+            if process.poll() is not None or time.monotonic() > limit:
+                raise RuntimeError("the rq worker did not start")
+            time.sleep(0.2)
+
+
+def _burst_worker(app: Any) -> None:
+    """`flask grants worker --burst --no-fork`, in this process: work the queue empty."""
+    from grants.jobs.worker import run_worker
+
+    for name in ("rq.worker", "rq.job"):
+        # rq prints its progress on standard output unless its loggers have a handler:
+        # standard output carries the figures only.
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setLevel(logging.WARNING)
+            logger.addHandler(handler)
+    with app.app_context():
+        run_worker(burst=True, fork=False, with_scheduler=False)
 
 
 # ------------------------------------------------------------------ PostgreSQL restarted
@@ -478,7 +502,8 @@ def _redis_down(quick: bool) -> Iterator[Figure]:
         with gunicorn(env, folder) as server:
             clients = log_in_all(server.port, count, seeded["drafts"])
             set_deadline(url, seeded["call_id"], deadline_after(3600))
-            with worker(env, folder):
+            with worker(env, folder) as running:
+                _wait_for_worker(app, running)
                 note(f"redis_down: {count} applicants; Redis stops {0.3 * window:.0f} s in")
                 outcomes, _latencies, _elapsed, _start = surge(
                     clients, seeded["drafts"], schedule, during=stop_redis
@@ -489,8 +514,7 @@ def _redis_down(quick: bool) -> Iterator[Figure]:
             report_errors(outcomes, server)
         redis.start()
         requeued = _sweep_later(app, url, 6)
-        with worker(env, folder, "--burst", "--no-fork") as catch_up:
-            _wait_exit(catch_up, 300)
+        _burst_worker(app)
         note(f"redis_down: {delivered_before} mails during the surge, {requeued} rows "
              f"handed over by the sweep, {sink.delivered()} delivered in the end")
         stored = verify(url)
@@ -592,8 +616,7 @@ def _worker_killed(quick: bool) -> Iterator[Figure]:
             rq_queue = queue()
             StartedJobRegistry(queue=rq_queue).cleanup(time.time() + 6 * 60)
         requeued = _sweep_later(app, url, 6)
-        with worker(env, folder, "--burst") as second:
-            _wait_exit(second, 600)
+        _burst_worker(app)
         note(f"worker_kill: killed after {at_kill} mails with {orphans} rows claimed; "
              f"{requeued} rows handed over by the sweep")
         mail = list(_mail_figures("worker_kill", url, sink))
