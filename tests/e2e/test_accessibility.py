@@ -47,8 +47,9 @@ OWN_CHECKS = r"""() => {
     const described = new Set();
     document.querySelectorAll("[aria-describedby]").forEach(
         e => e.getAttribute("aria-describedby").split(/\s+/).forEach(id => described.add(id)));
-    document.querySelectorAll("form .errors").forEach(e => {
-        if (!e.id || !described.has(e.id))
+    document.querySelectorAll("form p.error").forEach(e => {
+        const box = e.closest(".errors");
+        if (!box || !box.id || !described.has(box.id))
             problems.push("error message not tied to its control: " + e.textContent.trim());
     });
     document.querySelectorAll("main table").forEach((t, i) => {
@@ -144,7 +145,8 @@ def test_the_audit_reports_what_it_must(auditor):  # type: ignore[no-untyped-def
     """A page built to fail: every kind of problem the audit looks for is reported."""
     auditor.page.set_content(
         "<html><head></head><body><a href='/'>Home</a><main id='main'><h1>Form</h1>"
-        "<form><input id='q'><div class='errors' id='q-error'>Required.</div></form>"
+        "<form><input id='q'><div class='errors' id='q-error'><p class='error'>Required.</p></div>"
+        "</form>"
         "<img src='data:,'><table><tr><td>1</td></tr></table>"
         "<p style='color:#bbb;background:#fff'>Faint text</p></main></body></html>"
     )
@@ -223,6 +225,11 @@ def _applicant_pages(auditor: Auditor, owner: str, draft_id: int, org_id: int) -
         auditor.page.wait_for_load_state("load")
         assert auditor.page.locator("#requested_amount-error").count() == 1
         auditor.audit(f"summary section with errors [{language}]")
+        auditor.page.goto(auditor.base + f"{base}/attachments")
+        auditor.page.click("main form [type=submit][name=submit]")  # no file chosen
+        auditor.page.wait_for_load_state("load")
+        assert auditor.page.locator("#file-error").count() == 1
+        auditor.audit(f"attachment refused [{language}]")
     auditor.log_out()
 
 
