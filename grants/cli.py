@@ -131,6 +131,25 @@ def sweep_command() -> None:
         click.echo(f"{name}: {'failed (see the log)' if count < 0 else count}")
 
 
+@grants_cli.command("reset-two-factor")
+@click.option("--email", required=True, help="The account whose two-factor login goes off.")
+def reset_two_factor_command(email: str) -> None:
+    """Turn a user's two-factor login off (lost phone and recovery codes); audited."""
+    from .services import two_factor
+    from .services.accounts import find_user
+    from .services.actors import SystemActor
+    from .services.errors import DomainError
+
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"no account with the address {email}")
+    try:
+        two_factor.reset(user, SystemActor("command line"))
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Two-factor login of {user.email} is off; set up again at the next login.")
+
+
 @grants_cli.command("backup")
 @click.argument("path", required=False, type=click.Path(dir_okay=True, path_type=Path))
 def backup_command(path: Path | None) -> None:

@@ -432,6 +432,19 @@ def test_the_command_line_can_reset_the_last_administrator(app, steps):
         two_factor.reset(admin, UserFactory())
 
 
+def test_reset_two_factor_command(app, runner, steps):
+    admin = AdminFactory()
+    enrol(admin, steps)
+    result = runner.invoke(args=["grants", "reset-two-factor", "--email", admin.email])
+    assert result.exit_code == 0, result.output
+    db.session.refresh(admin)
+    assert not admin.two_factor_enabled
+    again = runner.invoke(args=["grants", "reset-two-factor", "--email", admin.email])
+    assert again.exit_code != 0 and "not on" in again.output
+    unknown = runner.invoke(args=["grants", "reset-two-factor", "--email", "nobody@example.org"])
+    assert unknown.exit_code != 0 and "no account" in unknown.output
+
+
 def test_only_administrators_see_and_use_the_account_pages(client, steps):
     manager = ManagerFactory()
     target = UserFactory()

@@ -39,7 +39,13 @@ from .errors import NotFound, PermissionDenied, ValidationFailed
 # a secret and the person may not be able to sign in yet).
 # Mail about an account or an invitation: always sent at once, never shown in the app
 # (each carries a link that is a secret).
-ACCOUNT_KINDS = ("account.verify_email", "account.password_reset", "organisation.invite")
+ACCOUNT_KINDS = (
+    "account.verify_email",
+    "account.password_reset",
+    "organisation.invite",
+    "account.two_factor_off",
+    "account.recovery_code_used",
+)
 
 REMINDER_KINDS = (
     "reminder.draft_deadline",

@@ -35,7 +35,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import now
 from ..extensions import db
-from ..models import AuditEvent, OutboxMessage, User
+from ..models import AuditEvent, User
 from ..models.accounts import STAFF_ROLES, RecoveryCode
 from .actors import SystemActor
 from .errors import N_, PermissionDenied, ValidationFailed
@@ -383,18 +383,10 @@ def _audit(actor: User | SystemActor, user: User, event: str, data: dict[str, An
 
 
 def _mail(user: User, kind: str, context: dict[str, Any]) -> None:
-    # Security notices: mailed at once, whatever the user's notification preferences.
-    db.session.add(
-        OutboxMessage(
-            kind=kind,
-            recipient_id=user.id,
-            recipient_email=user.email,
-            language=user.language,
-            object_type="users",
-            object_id=user.id,
-            context={"recipient_name": user.name, **context},
-        )
-    )
+    # Security notices: account mail, sent at once whatever the user's preferences.
+    from .notifications import queue_account_mail
+
+    queue_account_mail(kind, user, context)
 
 
 def _dispatch() -> None:
