@@ -143,3 +143,48 @@ def test_the_database_lost_after_the_user_was_loaded_still_answers_503(
     response = client.get("/outage-after-login", headers={"Accept-Language": "en"})
     assert response.status_code == 503
     assert "briefly unavailable" in response.get_data(as_text=True)
+
+
+def test_the_database_lost_while_the_page_is_sent_does_not_make_it_a_500(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page is built, then the server goes: closing the session must not fail the page."""
+    from sqlalchemy import text
+
+    from grants.extensions import db
+
+    # An app of its own: no app context held open around the request, so the session
+    # is closed at the end of the request as in production.
+    app = create_app({
+        "ENV_NAME": "testing",
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'teardown.sqlite3'}",
+        "REDIS_URL": None,
+        "MAIL_FOLDER": str(tmp_path / "mail"),
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "TESTING": False,
+        "PROPAGATE_EXCEPTIONS": False,
+        "SWEEP_INTERVAL_SECONDS": 0,
+    })
+
+    def lost(*_args: Any, **_kwargs: Any) -> None:
+        raise sqlite3.OperationalError("server closed the connection unexpectedly")
+
+    @app.get("/outage-before-teardown")
+    def outage_before_teardown() -> str:
+        db.session.execute(text("SELECT 1"))  # a transaction the teardown must roll back
+        monkeypatch.setattr(db.engine.dialect, "do_rollback", lost)
+        monkeypatch.setattr(db.engine.dialect, "is_disconnect", lambda *_a, **_k: True)
+        return "built"
+
+    @app.get("/after-the-outage")
+    def after_the_outage() -> str:
+        return str(db.session.execute(text("SELECT 2")).scalar())
+
+    client = app.test_client()
+    response = client.get("/outage-before-teardown")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "built"
+    monkeypatch.undo()
+    # The next request gets a fresh session and connection.
+    assert client.get("/after-the-outage").get_data(as_text=True) == "2"

@@ -102,6 +102,19 @@ def register(app: Flask) -> None:
             "errors/error.html", status=exc.code, message=exc.description, reasons=[]
         ), exc.code
 
+    @app.teardown_appcontext
+    def close_session(_exc: BaseException | None) -> None:
+        # Registered after Flask-SQLAlchemy's own teardown, so it runs first. Closing
+        # the session rolls back on its connection; when the database went away after
+        # the page was built, that rollback fails and would turn the page into a 500.
+        try:
+            db.session.remove()
+        except DBAPIError as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("database gone before the session was closed: %s", exc)
+            db.session.registry.clear()  # the connection is invalidated; forget the session
+
     @app.errorhandler(DBAPIError)
     @app.errorhandler(DisconnectionError)
     @app.errorhandler(PoolTimeoutError)
