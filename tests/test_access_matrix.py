@@ -16,10 +16,13 @@ objects, so owner_b asks for what another organisation owns: the answer is 404, 
     ok                     (POST only) the person may: the form is taken or shown again
                            with its errors (200, 201, 302, 303, 400, 409 or 422)
 
-A POST whose cell is not `ok` must leave the database as it was, row for row.
+A POST whose cell is not `ok` must leave the database as it was, row for row. The API's
+refusals must carry their stable JSON code, and no page that someone outside A (anonymous,
+owner_b, evaluator_unassigned) may open may name A, its application or its grant.
 
 A new route fails `test_every_route_of_the_url_map_is_in_the_matrix` until it has an entry
-here; an entry for an endpoint that no longer exists fails it too.
+here (the failure says which, and the line to add); an entry for an endpoint that no longer
+exists fails it too. Several `Case`s for one endpoint point its URL at different objects.
 """
 
 from __future__ import annotations
@@ -87,11 +90,11 @@ class Case:
         return {"GET": self.get, "POST": self.post}.get(method)
 
 
-def api_cases(read: dict[str, str], **extra: Any) -> tuple[Case, ...]:
-    """One case per API collection: its object of A and the expected statuses."""
+def api_cases(read: dict[str, str]) -> tuple[Case, ...]:
+    """One case per API collection: its object of A and the expected statuses of a GET."""
     return tuple(
-        Case(on={"object_id": API_OBJECTS[name]}, args={"collection": name}, label=name,
-             **{extra.get("method", "get"): expectation})
+        Case(get=expectation, on={"object_id": API_OBJECTS[name]}, args={"collection": name},
+             label=name)
         for name, expectation in read.items()
     )
 
