@@ -4,7 +4,9 @@ The committee report (method, panel, dates, scores, ranking, decisions, reserve 
 is for the evaluation committee and the programme; in blind mode it names
 applications by reference and title only, as the panel saw them. The applicant's
 summary gives the scores per section and the evaluators' comments, never their
-names, and is released with the stage's decision.
+names, and is released with the stage's decision; it is written in the reader's
+language (English or French) when one is asked for. The call's own texts (section
+and criterion names) and what evaluators and managers wrote stay as written.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from grants.blueprints.helpers import FRENCH_LABELS
 from grants.clock import now
 from grants.extensions import db
 from grants.models import Application, Assignment, Call, EvaluationResult, User
@@ -33,6 +36,71 @@ OUTCOME_TITLES = {
     "full_application": {"selected": "provisionally selected", "reserve": "reserve list",
                          "rejected": "rejected"},
 }
+
+# The applicant's summary, in each language it is written in (formal French).
+SUMMARY_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Evaluation summary",
+        "concept_note": "Concept notes",
+        "full_application": "Full applications",
+        "application": "Application",
+        "applicant": "Applicant",
+        "action_title": "Title",
+        "decision": "Decision",
+        "issued": "Issued",
+        "scores": "Scores",
+        "evaluations_one": "{n} independent evaluation",
+        "evaluations_many": "{n} independent evaluations",
+        "mean": "the score is the mean of the evaluations.",
+        "consensus": "the score is a consensus of the evaluation committee.",
+        "section": "Section",
+        "score": "Score",
+        "maximum": "Maximum",
+        "minimum": "Minimum",
+        "total": "Total",
+        "threshold": "threshold",
+        "passes": "The application reached the thresholds.",
+        "fails": "The application did not reach every threshold.",
+        "comments": "Comments of the evaluators",
+        "no_comment": "No comment.",
+        "colon": ":",
+        "semicolon": ";",
+    },
+    "fr": {
+        "title": "Résumé de l'évaluation",
+        "concept_note": "Notes succinctes",
+        "full_application": "Demandes complètes",
+        "application": "Demande",
+        "applicant": "Demandeur",
+        "action_title": "Intitulé",
+        "decision": "Décision",
+        "issued": "Date d'émission",
+        "scores": "Notes",
+        "evaluations_one": "{n} évaluation indépendante",
+        "evaluations_many": "{n} évaluations indépendantes",
+        "mean": "la note est la moyenne des évaluations.",
+        "consensus": "la note résulte d'un consensus du comité d'évaluation.",
+        "section": "Section",
+        "score": "Note",
+        "maximum": "Maximum",
+        "minimum": "Minimum",
+        "total": "Total",
+        "threshold": "seuil",
+        "passes": "La demande a atteint les seuils requis.",
+        "fails": "La demande n'a pas atteint tous les seuils requis.",
+        "comments": "Commentaires des évaluateurs",
+        "no_comment": "Aucun commentaire.",
+        # French puts a no-break space before these signs.
+        "colon": "\u00a0:",
+        "semicolon": "\u00a0;",
+    },
+}
+
+
+def _evaluations(labels: dict[str, str], count: int, language: str) -> str:
+    """"2 independent evaluations" / "1 évaluation indépendante" (French: 0 and 1 singular)."""
+    single = count < 2 if language == "fr" else count == 1
+    return labels["evaluations_one" if single else "evaluations_many"].format(n=count)
 
 
 def _document(title: str, moment: datetime) -> dict[str, str]:
@@ -160,8 +228,13 @@ def committee_report_pdf(call: Call, stage: str, actor: Actor) -> bytes:
     return render_pdf("committee_report.html", committee_report_context(call, stage, actor))
 
 
-def evaluation_summary_context(application: Application, stage: str, actor: Actor
-                               ) -> dict[str, Any]:
+def evaluation_summary_context(application: Application, stage: str, actor: Actor,
+                               language: str | None = None) -> dict[str, Any]:
+    """The summary's content, in `language` ("en" or "fr") if given: the reader's.
+
+    Without a language (the committee's and managers' copy) the text stays English,
+    with the figures in the application's language and the date as ISO, as before.
+    """
     decision = can_read_summary(actor, application, stage)
     if not decision:
         raise NotFound(f"no evaluation summary: {decision.reason}")
@@ -187,15 +260,25 @@ def evaluation_summary_context(application: Application, stage: str, actor: Acto
             if score.comment.strip():
                 comments.setdefault(score.criterion_id, []).append(score.comment.strip())
     moment = application.decided_at or now()
+    issued = call.local(moment)
+    localised = language is not None
+    # The text's language; the figures follow `language`, the application's when unasked.
+    text = (language if language in SUMMARY_LABELS else "en") if localised else "en"
+    language = text if localised else application.language
+    labels = SUMMARY_LABELS[text]
+    state = (FRENCH_LABELS.get(application.state, application.state) if text == "fr"
+             else application.state.replace("_", " "))
     return {
-        "language": application.language,
-        "document": _document(f"Evaluation summary — {application.reference}", moment),
+        "language": language,
+        "labels": labels,
+        "localised": localised,
+        "document": _document(f"{labels['title']} — {application.reference}", moment),
         "application": {"reference": application.reference, "title": application.title,
                         "organisation": application.organisation.name,
-                        "state": application.state.replace("_", " "),
+                        "state": state,
                         "decision_reason": application.decision_reason},
         "call": {"code": call.code, "title": call.title},
-        "stage_title": STAGE_TITLES[stage],
+        "stage_title": labels[stage],
         "grid": grid,
         "scores": {code: Decimal(str(v)) for code, v in result.section_scores.items()},
         "total": result.total,
@@ -203,11 +286,14 @@ def evaluation_summary_context(application: Application, stage: str, actor: Acto
         "method": result.method,
         "justification": result.justification,
         "evaluations": len(evaluations),
+        "evaluations_text": _evaluations(labels, len(evaluations), text),
         "comments": comments,
-        "issued": call.local(moment),
+        "issued": issued,
     }
 
 
-def evaluation_summary_pdf(application: Application, stage: str, actor: Actor) -> bytes:
+def evaluation_summary_pdf(application: Application, stage: str, actor: Actor,
+                           language: str | None = None) -> bytes:
+    """The summary as PDF, in `language` if given (see evaluation_summary_context)."""
     return render_pdf("evaluation_summary.html",
-                      evaluation_summary_context(application, stage, actor))
+                      evaluation_summary_context(application, stage, actor, language))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from reports.evaluation import evaluation_summary_pdf
+from reports.evaluation import SUMMARY_LABELS, evaluation_summary_pdf
 
 from ..extensions import db
 from ..models import Application, EvaluationResult, User
@@ -96,10 +96,15 @@ def decision_letter(actor: Actor, application_id: int, language: str) -> tuple[s
     return name, letters.letter_pdf(application, language)
 
 
-def evaluation_summary(actor: Actor, application_id: int, stage: str) -> tuple[str, bytes]:
-    """A stage's released evaluation summary, for a member: (file name, PDF)."""
+def evaluation_summary(
+    actor: Actor, application_id: int, stage: str, language: str | None = None
+) -> tuple[str, bytes]:
+    """A stage's released evaluation summary, for a member: (file name, PDF), in `language`
+    (the reader's; the application's when none is given)."""
     application = _members_application(actor, application_id)
     if stage not in released([application])[application.id].summaries:
         raise NotFound(N_("the evaluation summary is released with the decision"))
-    name = f"{application.reference}-evaluation-summary-{stage}.pdf"
-    return name, evaluation_summary_pdf(application, stage, actor)
+    language = (language or application.language)[:2]
+    language = language if language in SUMMARY_LABELS else "en"
+    name = f"{application.reference}-evaluation-summary-{stage}-{language}.pdf"
+    return name, evaluation_summary_pdf(application, stage, actor, language)

@@ -113,8 +113,9 @@ def decision_letter(application_id: int) -> Response:
 )
 @login_required
 def evaluation_summary(application_id: int, stage: str) -> Response:
-    """A stage's evaluation summary once released, without evaluators' names; members only."""
-    return _pdf(*releases.evaluation_summary(_actor(), application_id, stage))
+    """A stage's evaluation summary once released, in the reader's language, without
+    evaluators' names; members only."""
+    return _pdf(*releases.evaluation_summary(_actor(), application_id, stage, _language()))
 
 
 # ---------------------------------------------------------------- organisations
