@@ -290,6 +290,7 @@ class Outcome:
     refused: bool = False
     refused_clearly: bool = False
     saves_ok: int = 0
+    saved_at: list[float] = field(default_factory=list)  # seconds after the start
     attempts: int = 0
     unexpected: list[str] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
@@ -360,6 +361,7 @@ def _act(client: Client, i: int, application_id: int, plan: Plan, start: float,
         saved = retrying("POST", f"{base}/sections/{key}", form, lambda r: r.status == 302)
         if saved.status == 302:
             outcome.saves_ok += 1
+            outcome.saved_at.append(time.monotonic() - start)
         else:
             outcome.unexpected.append(f"POST section {key}: {saved.status} {saved.error}")
 

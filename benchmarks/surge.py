@@ -17,6 +17,8 @@ Then the database is asked what it holds. Figures:
   (target: all of attempted_after_deadline); stored_after_deadline: late ones
   stored anyway (target 0); refused_in_time: sent before the deadline but
   judged after it by the server (queued behind the burst);
+- saves_after_deadline: draft saves answered after the deadline (drafts stay
+  editable; only submitting is refused);
 - half_written: applications neither a clean draft nor submitted with their
   reference, snapshot and receipt (target 0);
 - errors: any other answer (a 500, a dropped connection, a save refused);
@@ -112,6 +114,8 @@ def run(quick: bool) -> Iterator[Figure]:
     half_written = stored.half_written()
     on_time = stored.latest_submitted_at is None or stored.latest_submitted_at <= deadline
     saves = sum(o.saves_ok for o in outcomes)
+    # Drafts stay editable after the deadline (only submitting is refused): counted, shown.
+    saves_late = sum(moment > window for o in outcomes for moment in o.saved_at)
     note(f"{len(latencies)} requests in {elapsed:.1f} s; {saves} saves, "
          f"{len(acknowledged)} submissions acknowledged, {len(refused_late)} late refused")
 
@@ -130,6 +134,7 @@ def run(quick: bool) -> Iterator[Figure]:
     yield Figure("refused_in_time", len(refused_in_time), "count")
     yield Figure("half_written", len(half_written), "count")
     yield Figure("saves", saves, "count")
+    yield Figure("saves_after_deadline", saves_late, "count")
     yield Figure("errors", errors, "count")
     yield Figure("requests", len(latencies), "count")
     yield Figure("requests_per_s", per_second(len(latencies), elapsed), "per_s")
