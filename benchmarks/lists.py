@@ -59,6 +59,8 @@ def _measure(backend: str, url: str, folder: Path, size: int, requests: int,
     from grants.extensions import db
 
     app = make_app(url, folder)
+    # A benchmark's manager logs in with a password alone (no second factor to script).
+    app.config["TWO_FACTOR_REQUIRED"] = False
     try:
         with app.app_context():
             db.create_all()

@@ -183,3 +183,53 @@ def test_totals_are_sums_kept_per_day_and_for_all_time(app, frozen_clock) -> Non
     today = frozen_clock.current.date().toordinal()
     assert sorted(rows) == [(0, 3), (today, 2), (today + 2, 1)]
     assert db.session.scalar(select(ApplicationFacts.search_text).limit(1))
+
+
+@pytest.mark.postgres
+def test_two_transactions_on_one_application_count_in_turn(app, frozen_clock, manager) -> None:  # type: ignore[no-untyped-def]
+    """The second waits for the first's commit, then counts against its facts."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite runs one writer at a time)")
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from grants.models import Payment
+
+    grant = GrantFactory(state="active", signed_at=frozen_clock.current)
+    grant.payments = [Payment(sequence=1, kind="prefinancing", trigger="signature",
+                              state="approved", planned_amount=Decimal("60000.00"),
+                              amount=Decimal("60000.00"))]
+    db.session.commit()
+    grant_id, payment_id, application_id = grant.id, grant.payments[0].id, grant.application_id
+
+    # The first transaction changes the grant and counts it, not yet committed.
+    grant.amount = Decimal("100000.00")
+    dashboard_facts.bring_up_to_date(db.session)
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with app.app_context():
+                payment = db.session.get(Payment, payment_id)
+                payment.state, payment.paid_at = "paid", frozen_clock.current
+                db.session.commit()  # counts: waits for the first transaction's lock
+                db.session.remove()
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    waiting = threading.Thread(target=second)
+    waiting.start()
+    with db.engine.connect() as watcher:
+        for _ in range(200):
+            if watcher.scalar(text("SELECT count(*) FROM pg_stat_activity "
+                                   "WHERE wait_event_type = 'Lock'")):
+                break
+            time.sleep(0.05)
+    db.session.commit()
+    waiting.join(timeout=30)
+    assert not errors and not waiting.is_alive()
+    facts = assert_counted()[application_id]
+    assert (facts.awarded_cents, facts.paid_cents) == (10_000_000, 6_000_000)
+    assert db.session.get(Grant, grant_id).amount == Decimal("100000.00")

@@ -37,13 +37,13 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     cast,
     delete,
     event,
     func,
     inspect,
     literal,
-    or_,
     select,
     text,
 )
@@ -176,13 +176,14 @@ def _concatenated(column: Any, dialect: str) -> Any:
     return func.group_concat(text_column, literal(","))
 
 
-def _source_statement(dialect: str, scope: Any | None) -> Select[Any]:
-    """Every application in scope (a condition on applications), with what is counted."""
+def _source_statement(dialect: str, ids: Any | None) -> Select[Any]:
+    """The applications of `ids` (an expanding bind parameter; all if None), with what
+    is counted."""
 
     def codes(table: Any, column: Any, label: str) -> Any:
         query = select(table.c.application_id, _concatenated(column, dialect).label("codes"))
-        if scope is not None:
-            query = query.where(table.c.application_id.in_(select(Application.id).where(scope)))
+        if ids is not None:
+            query = query.where(table.c.application_id.in_(ids))
         return query.group_by(table.c.application_id).subquery(label)
 
     jvap = ApplicationJvapDomain.__table__
@@ -219,7 +220,7 @@ def _source_statement(dialect: str, scope: Any | None) -> Select[Any]:
         .outerjoin(domains, domains.c.application_id == Application.id)
         .outerjoin(countries, countries.c.application_id == Application.id)
     )
-    return statement.where(scope) if scope is not None else statement
+    return statement.where(Application.id.in_(ids)) if ids is not None else statement
 
 
 def _facts_of(row: Any) -> Facts:
@@ -240,10 +241,34 @@ def _facts_of(row: Any) -> Facts:
     )
 
 
-def source_facts(connection: Connection | Session, scope: Any | None = None) -> dict[int, Facts]:
-    """The facts of the applications in scope (all if None), from the source tables."""
-    rows = connection.execute(_source_statement(_dialect(connection), scope))
+def source_facts(connection: Connection | Session,
+                 ids: Iterable[int] | None = None) -> dict[int, Facts]:
+    """The facts of the applications given (all if None), from the source tables."""
+    if ids is None:
+        rows = connection.execute(_source_statement(_dialect(connection), None))
+    else:
+        rows = connection.execute(_refresh_statements(_dialect(connection))[1],
+                                  {"ids": sorted(ids)})
     return {facts.application_id: facts for facts in map(_facts_of, rows)}
+
+
+_IDS = bindparam("ids", expanding=True)
+_statements: dict[str, tuple[Any, Any]] = {}
+
+
+def _refresh_statements(dialect: str) -> tuple[Any, Any]:
+    """(stored facts, locked; source facts) of the applications given as "ids": built
+    once, as building them costs more than running them."""
+    if dialect not in _statements:
+        facts = ApplicationFacts.__table__
+        stored = (
+            select(*[facts.c[c] for c in _FACT_COLUMNS])
+            .where(facts.c.application_id.in_(_IDS))
+            .order_by(facts.c.application_id)
+            .with_for_update()
+        )
+        _statements[dialect] = (stored, _source_statement(dialect, _IDS))
+    return _statements[dialect]
 
 
 def totals_of(facts: Iterable[Facts]) -> dict[tuple[Any, ...], tuple[int, ...]]:
@@ -263,15 +288,10 @@ _ROLLUP_MEASURES = ["applications", "awarded_applications", "requested_cents",
                     "awarded_cents", "committed_cents", "paid_cents"]
 
 
-def stored_facts(connection: Connection | Session, scope: Any | None = None,
-                 *, lock: bool = False) -> dict[int, Facts]:
-    """The facts as stored (scope: a condition on application_facts)."""
+def stored_facts(connection: Connection | Session) -> dict[int, Facts]:
+    """Every application's facts as stored."""
     table = ApplicationFacts.__table__
     query = select(*[table.c[c] for c in _FACT_COLUMNS]).order_by(table.c.application_id)
-    if scope is not None:
-        query = query.where(scope)
-    if lock:
-        query = query.with_for_update()
     return {row[0]: Facts(*row) for row in connection.execute(query)}
 
 
@@ -294,33 +314,44 @@ def _insert(dialect: str) -> Any:
     return insert
 
 
-def _write_facts(connection: Any, dialect: str, rows: list[Facts]) -> None:
+def _facts_upsert(dialect: str, rows: list[Facts]) -> Any:
     table = ApplicationFacts.__table__
-    for start in range(0, len(rows), _CHUNK):
-        chunk = [dict(zip(_FACT_COLUMNS, astuple(f), strict=True)) for f in
-                 rows[start:start + _CHUNK]]
-        statement = _insert(dialect)(table).values(chunk)
-        statement = statement.on_conflict_do_update(
-            index_elements=["application_id"],
-            set_={c: statement.excluded[c] for c in _FACT_COLUMNS[1:]},
-        )
-        connection.execute(statement)
+    statement = _insert(dialect)(table).values(
+        [dict(zip(_FACT_COLUMNS, astuple(f), strict=True)) for f in rows])
+    return statement.on_conflict_do_update(
+        index_elements=["application_id"],
+        set_={c: statement.excluded[c] for c in _FACT_COLUMNS[1:]},
+    )
 
 
-def _add_to_totals(connection: Any, dialect: str,
-                   deltas: dict[tuple[Any, ...], tuple[int, ...]]) -> None:
-    """Add the deltas to the totals, in key order (no two transactions wait in a circle)."""
+def _totals_upsert(dialect: str, keys: list[tuple[Any, ...]],
+                   deltas: dict[tuple[Any, ...], tuple[int, ...]]) -> Any:
     table = DashboardRollup.__table__
+    statement = _insert(dialect)(table).values(
+        [dict(zip(_ROLLUP_KEY + _ROLLUP_MEASURES, key + deltas[key], strict=True))
+         for key in keys])
+    return statement.on_conflict_do_update(
+        index_elements=_ROLLUP_KEY,
+        set_={c: table.c[c] + statement.excluded[c] for c in _ROLLUP_MEASURES},
+    )
+
+
+def _write(connection: Any, dialect: str, facts: list[Facts],
+           deltas: dict[tuple[Any, ...], tuple[int, ...]]) -> None:
+    """Write the facts and add the deltas to the totals, in key order (so no two
+    transactions wait for each other in a circle); on PostgreSQL in one statement
+    when they fit (one round trip: the counting is part of every change's commit)."""
     keys = sorted(deltas)
+    if (dialect == "postgresql" and facts and keys and len(facts) <= _CHUNK
+            and len(keys) <= _CHUNK):
+        written = _facts_upsert(dialect, facts).returning(
+            ApplicationFacts.__table__.c.application_id).cte("written_facts")
+        connection.execute(_totals_upsert(dialect, keys, deltas).add_cte(written))
+        return
+    for start in range(0, len(facts), _CHUNK):
+        connection.execute(_facts_upsert(dialect, facts[start:start + _CHUNK]))
     for start in range(0, len(keys), _CHUNK):
-        chunk = [dict(zip(_ROLLUP_KEY + _ROLLUP_MEASURES, key + deltas[key], strict=True))
-                 for key in keys[start:start + _CHUNK]]
-        statement = _insert(dialect)(table).values(chunk)
-        statement = statement.on_conflict_do_update(
-            index_elements=_ROLLUP_KEY,
-            set_={c: table.c[c] + statement.excluded[c] for c in _ROLLUP_MEASURES},
-        )
-        connection.execute(statement)
+        connection.execute(_totals_upsert(dialect, keys[start:start + _CHUNK], deltas))
 
 
 def refresh(session: Session, applications: Iterable[int] = (), grants: Iterable[int] = (),
@@ -332,18 +363,20 @@ def refresh(session: Session, applications: Iterable[int] = (), grants: Iterable
         return 0
     dialect = _dialect(session)
     table = ApplicationFacts.__table__
-    of_grants = select(Grant.application_id).where(Grant.id.in_(grants))
-    stored_scope = [table.c.application_id.in_(applications)] if applications else []
-    source_scope = [Application.id.in_(applications)] if applications else []
-    if grants:
-        stored_scope.append(table.c.application_id.in_(of_grants))
-        source_scope.append(Application.id.in_(of_grants))
-    if organisations:
-        stored_scope.append(table.c.organisation_id.in_(organisations))
-        source_scope.append(Application.organisation_id.in_(organisations))
+    connection = session.connection()  # Core statements: no ORM layer to go through
+    stored, source = _refresh_statements(dialect)
+    if grants or organisations:
+        # A payment or an organisation: the applications concerned, found first.
+        applications |= set(connection.scalars(
+            select(Grant.application_id).where(Grant.id.in_(sorted(grants)))
+            .union(select(Application.id)
+                   .where(Application.organisation_id.in_(sorted(organisations))))))
+    if not applications:
+        return 0
+    given = {"ids": sorted(applications)}
     # Locked first (PostgreSQL): a concurrent change to one of these waits for our commit.
-    before = stored_facts(session, or_(*stored_scope), lock=True)
-    after = source_facts(session, or_(*source_scope))
+    before = {row[0]: Facts(*row) for row in connection.execute(stored, given)}
+    after = {f.application_id: f for f in map(_facts_of, connection.execute(source, given))}
     changed = [f for app_id, f in after.items() if before.get(app_id) != f]
     gone = sorted(set(before) - set(after))
     if not changed and not gone:
@@ -357,13 +390,10 @@ def refresh(session: Session, applications: Iterable[int] = (), grants: Iterable
             total = deltas[key]
             for i, value in enumerate(measures):
                 total[i] += sign * value
-    if changed:
-        _write_facts(session, dialect, sorted(changed, key=lambda f: f.application_id))
     if gone:
-        session.execute(delete(table).where(table.c.application_id.in_(gone)))
+        connection.execute(delete(table).where(table.c.application_id.in_(gone)))
     moved = {key: tuple(v) for key, v in deltas.items() if any(v)}
-    if moved:
-        _add_to_totals(session, dialect, moved)
+    _write(connection, dialect, sorted(changed, key=lambda f: f.application_id), moved)
     return len(changed) + len(gone)
 
 

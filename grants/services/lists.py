@@ -266,7 +266,10 @@ def filtered(spec: ListSpec, statement: Select[Any], query: Query) -> Select[Any
 def count(spec: ListSpec, query: Query) -> int:
     """How many rows match (without the joins when no filter or search needs them)."""
     statement = select(func.count(spec.model.id))
-    if query.search or not set(query.filters) <= spec.own_filters:
+    # PostgreSQL's search reads the application's id only; LIKE reads the joined names.
+    search_joins = bool(query.search) and not (
+        spec.model is Application and db.engine.dialect.name == "postgresql")
+    if search_joins or not set(query.filters) <= spec.own_filters:
         return int(db.session.scalar(filtered(spec, statement, query)) or 0)
     conditions = _conditions(spec, query)
     if conditions:
