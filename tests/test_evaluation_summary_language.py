@@ -265,3 +265,16 @@ def test_a_consensus_of_one_evaluation_reads_well_in_french(app, frozen_clock): 
     assert "1er mars 2027" in html and "31,50" in html
     # No evaluation submitted: every criterion says so, in French.
     assert "Aucun commentaire." in html and "No comment." not in html
+
+
+def test_a_french_member_reads_the_evaluation_area_copy_in_french_too(app, client, frozen_clock):  # type: ignore[no-untyped-def]
+    application, _manager = _rejected(frozen_clock)
+    french = member(application.organisation, "viewer", language="fr")
+    db.session.commit()
+    _login(client, french)
+    response = client.get(COMMITTEE_COPY.format(application.id))
+    assert response.status_code == 200
+    text = _text(response.data)
+    for label in FRENCH_LABELS:
+        assert label in text, label
+    _assert_no_evaluator(text)

@@ -134,7 +134,10 @@ def summary(application_id: int, stage: str) -> Response:
     application = db.session.get(Application, application_id)
     if application is None:
         raise NotFound("no such application")
-    pdf = evaluation_summary_pdf(application, stage, _user())
+    user = _user()
+    # Managers keep the committee's copy; applicants read theirs in their own language.
+    language = None if user.has_role("programme_manager") else (user.language or None)
+    pdf = evaluation_summary_pdf(application, stage, user, language)
     filename = f"evaluation-summary-{application.reference}-{stage}.pdf"
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
