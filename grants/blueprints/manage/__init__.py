@@ -62,6 +62,14 @@ def _application(application_id: int) -> Application:
     return application
 
 
+def _posted_id(value: str | None) -> int | None:
+    """An id typed into a form: plain digits the database's integers can hold, else None."""
+    value = (value or "").strip()
+    if not (value.isascii() and value.isdigit()) or int(value) > 2**31 - 1:
+        return None
+    return int(value)
+
+
 def _stages(call: Call) -> list[str]:
     return ["concept_note", "full_application"] if call.is_two_stage else ["full_application"]
 
@@ -184,14 +192,15 @@ def grid_criterion(code: str, stage: str) -> Response:
         raise NotFound("no grid")
     form = CriterionForm()
     form.section_id.choices = [(s.id, s.title) for s in current.sections]
-    if not form.validate_on_submit():
+    criterion_id = _posted_id(form.criterion_id.data)
+    if not form.validate_on_submit() or (form.criterion_id.data and criterion_id is None):
         flash("A criterion needs a section, a code and a title.", "error")
         return redirect(url_for(".grid", code=code, stage=stage))
     try:
         evaluation.save_criterion(
             call, stage, _user(), section_id=form.section_id.data, code=form.code.data,
             title=form.title.data, guidance=form.guidance.data or "", weight=form.weight.data,
-            criterion_id=int(form.criterion_id.data) if form.criterion_id.data else None,
+            criterion_id=criterion_id,
         )
     except DomainError as exc:
         return _refused(exc, ".grid", code=code, stage=stage)
@@ -350,7 +359,8 @@ def auto_assign(code: str, stage: str) -> Response:
 def assign(code: str, stage: str) -> Response:
     call = _call(code)
     form = ManualAssignForm()
-    form.application_id.choices = [(int(request.form.get("application_id", 0) or 0), "")]
+    posted = _posted_id(request.form.get("application_id"))
+    form.application_id.choices = [(posted, "")] if posted is not None else []
     form.evaluator_id.choices = [(u.id, u.name) for u in panels.panel(call)]
     if not form.validate_on_submit():
         flash("Choose an application and an evaluator, and give a reason.", "error")
