@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from ..extensions import db
 from ..models import Call, Criterion, Grid, GridSection
 from .errors import ValidationFailed
 
@@ -110,6 +111,8 @@ def build_grid(call: Call, stage: str, spec: dict[str, Any] | None = None) -> Gr
         if existing is not None and existing.locked_at is not None:
             raise ValidationFailed(f"the {stage} grid is locked: scoring has started")
         call.grids.remove(existing)
+        # Deleted before the new one is inserted: (call, stage) is unique.
+        db.session.flush()
     spec = spec or DEFAULT_GRIDS[stage]
     grid = Grid(stage=stage, total_threshold=Decimal(spec["total_threshold"]))
     for position, (code, title, minimum, carried, criteria) in enumerate(spec["sections"]):
