@@ -10,9 +10,10 @@ load). A manager then requests, through the application (test client, logged in)
 
 - the dashboard, each request right after a change was committed (an application
   moved between two states through the ORM, its figures counted in its own
-  transaction): `dashboard_fresh_*`, with the filters too (a call, a dialogue, a
-  week and the whole period of submission). There is no cache: every request
-  reads the totals as committed. `change_commit_*` is the commit of that change,
+  transaction): `dashboard_*` and `fresh_p95_ms`, and with each filter
+  (`dashboard_call_*`, `_dialogue_`, `_week_`, `_all_days_`: a whole period of
+  submission). There is no cache (so no cached figure): every request reads the
+  totals as committed. `change_commit_*` is the commit of that change,
   `change_commit_uncounted_*` the commit of a change no figure depends on;
 - the first page of the application list, a deep one (the page after the row at
   90% of the list, by its keyset cursor) and the last page;
@@ -466,10 +467,12 @@ def _run(url: str, folder: Path, size: int, requests: int) -> Iterator[Figure]:
         for name, page in every.items():
             if name.startswith("dashboard"):
                 figures = measure_after_changes(client, engine, [page], requests, mover)
-                label = name.replace("dashboard", "dashboard_fresh", 1)
+                if name == "dashboard":
+                    # No cache: every dashboard figure here is the fresh case.
+                    yield Figure("fresh_p95_ms", figures["p95"], "ms")
             else:
                 figures = measure(client, engine, page, requests)
-                label = name
+            label = name
             same = figures["queries"] == small[name]
             ok = figures["p95"] <= TARGET_P95_MS and same
             met.append(ok)
