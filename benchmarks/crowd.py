@@ -47,8 +47,9 @@ from .applicant import (
 from .common import note
 
 __all__ = [
-    "PASSWORD", "Client", "Outcome", "Plan", "Reply", "Server", "Stored", "free_port",
-    "gunicorn", "log_in_all", "seed_drafts", "set_deadline", "surge", "verify",
+    "PASSWORD", "Client", "Outcome", "Plan", "Reply", "Server", "Stored", "app_environment",
+    "deadline_after", "free_port", "gunicorn", "log_in_all", "plans", "report_errors",
+    "seed_drafts", "set_deadline", "surge", "verify",
 ]
 
 REQUEST_TIMEOUT = 60.0
