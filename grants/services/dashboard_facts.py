@@ -64,7 +64,6 @@ BREAKDOWN_KINDS = (
 )
 PIPELINE = "pipeline"
 _PENDING = "dashboard_facts_pending"
-_CHUNK = 500
 
 # The attributes whose change may change an application's facts.
 _WATCHED: dict[type, tuple[str, ...]] = {
@@ -314,44 +313,40 @@ def _insert(dialect: str) -> Any:
     return insert
 
 
-def _facts_upsert(dialect: str, rows: list[Facts]) -> Any:
-    table = ApplicationFacts.__table__
-    statement = _insert(dialect)(table).values(
-        [dict(zip(_FACT_COLUMNS, astuple(f), strict=True)) for f in rows])
-    return statement.on_conflict_do_update(
-        index_elements=["application_id"],
-        set_={c: statement.excluded[c] for c in _FACT_COLUMNS[1:]},
-    )
+_upserts: dict[str, tuple[Any, Any]] = {}
 
 
-def _totals_upsert(dialect: str, keys: list[tuple[Any, ...]],
-                   deltas: dict[tuple[Any, ...], tuple[int, ...]]) -> Any:
-    table = DashboardRollup.__table__
-    statement = _insert(dialect)(table).values(
-        [dict(zip(_ROLLUP_KEY + _ROLLUP_MEASURES, key + deltas[key], strict=True))
-         for key in keys])
-    return statement.on_conflict_do_update(
-        index_elements=_ROLLUP_KEY,
-        set_={c: table.c[c] + statement.excluded[c] for c in _ROLLUP_MEASURES},
-    )
+def _upsert_statements(dialect: str) -> tuple[Any, Any]:
+    """(facts replaced, totals added to), built once and sent with many rows at a time
+    (compiling a statement per change would cost more than running it)."""
+    if dialect not in _upserts:
+        facts, totals = ApplicationFacts.__table__, DashboardRollup.__table__
+        replace = _insert(dialect)(facts)
+        replace = replace.on_conflict_do_update(
+            index_elements=["application_id"],
+            set_={c: replace.excluded[c] for c in _FACT_COLUMNS[1:]},
+        )
+        add = _insert(dialect)(totals)
+        add = add.on_conflict_do_update(
+            index_elements=_ROLLUP_KEY,
+            set_={c: totals.c[c] + add.excluded[c] for c in _ROLLUP_MEASURES},
+        )
+        _upserts[dialect] = (replace, add)
+    return _upserts[dialect]
 
 
 def _write(connection: Any, dialect: str, facts: list[Facts],
            deltas: dict[tuple[Any, ...], tuple[int, ...]]) -> None:
-    """Write the facts and add the deltas to the totals, in key order (so no two
-    transactions wait for each other in a circle); on PostgreSQL in one statement
-    when they fit (one round trip: the counting is part of every change's commit)."""
-    keys = sorted(deltas)
-    if (dialect == "postgresql" and facts and keys and len(facts) <= _CHUNK
-            and len(keys) <= _CHUNK):
-        written = _facts_upsert(dialect, facts).returning(
-            ApplicationFacts.__table__.c.application_id).cte("written_facts")
-        connection.execute(_totals_upsert(dialect, keys, deltas).add_cte(written))
-        return
-    for start in range(0, len(facts), _CHUNK):
-        connection.execute(_facts_upsert(dialect, facts[start:start + _CHUNK]))
-    for start in range(0, len(keys), _CHUNK):
-        connection.execute(_totals_upsert(dialect, keys[start:start + _CHUNK], deltas))
+    """Write the facts, and add the deltas to the totals in key order (so no two
+    transactions wait for each other in a circle)."""
+    replace, add = _upsert_statements(dialect)
+    if facts:
+        connection.execute(replace, [dict(zip(_FACT_COLUMNS, astuple(f), strict=True))
+                                     for f in facts])
+    if deltas:
+        connection.execute(add, [
+            dict(zip(_ROLLUP_KEY + _ROLLUP_MEASURES, key + deltas[key], strict=True))
+            for key in sorted(deltas)])
 
 
 def refresh(session: Session, applications: Iterable[int] = (), grants: Iterable[int] = (),
