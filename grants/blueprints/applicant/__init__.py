@@ -299,6 +299,7 @@ def section(application_id: int, key: str) -> Any:
             return _expired_page(application_id, key)
         login_user(user)
         session.permanent = True
+        _organisation_and_staff_only()  # signed in only now: the portal's check once more
     app = applications.get_application(_actor(), application_id)
     if request.method == "GET":
         return _section_page(app, key)
