@@ -707,3 +707,22 @@ def test_every_route_answers_each_kind_of_user_as_the_matrix_says(
         event.remove(db.engine, "before_cursor_execute", writes)
     assert not mismatches, f"{len(mismatches)} request(s) differ from the access matrix:\n" + (
         "\n".join(mismatches))
+
+
+def test_logging_in_again_from_a_section_opens_no_portal_page_to_an_evaluator(
+    app: Flask, frozen_clock: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A section saved after the session ended logs in from the page itself: an evaluator
+    doing so on the application they evaluate gets the 404 of the portal, and saves nothing."""
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    world = build_world()
+    evaluator = world.users["evaluator"]
+    assert evaluator is not None
+    before = fingerprint()
+    with app.app_context():
+        response = app.test_client().post(
+            f"/applicant/applications/{world.values['app_eval']}/sections/summary",
+            data={"email": evaluator.email, "password": PASSWORD, "title": "Changed"},
+        )
+    assert response.status_code == 404
+    assert changed_tables(before, fingerprint()) == []
