@@ -355,3 +355,36 @@ def test_worker_heartbeat_is_one_round_trip_and_idle_is_written_once(redis_clien
         assert redis_client.hget(rq_worker.key, "state") == b"busy"
     finally:
         redis_client.pipeline = real_pipeline
+
+
+def test_a_job_left_started_by_a_dead_worker_is_retried_once_the_lease_ran_out(
+    frozen_clock: Any, mail_app: Any, smtp_sink: tuple[SmtpSink, int], world: World,
+    redis_client: Any,
+) -> None:
+    from rq.job import Job, JobStatus
+
+    sink = smtp_sink[0]
+    _use_redis(mail_app, redis_client)
+    outbox_id = _pending_row(world)
+    # A worker claimed the row, rq marked its job started, and the worker died.
+    assert delivery.claim(db.session, outbox_id) is True
+    db.session.commit()
+    job = queue().enqueue_call("grants.jobs.delivery.deliver_job", args=(outbox_id,),
+                               job_id=f"outbox-{outbox_id}")
+    job.set_status(JobStatus.STARTED)
+    queue().remove(job)
+
+    # While the lease runs the row is left alone; rq still calls the job started.
+    frozen_clock.advance(minutes=1)
+    sweeps.requeue_outbox()
+    assert queue().job_ids == []
+    # Once it ran out, the sweep hands the row over again, though rq has not noticed.
+    frozen_clock.advance(minutes=5)
+    sweeps.requeue_outbox()
+    assert queue().job_ids == [f"outbox-{outbox_id}"]
+    assert Job.fetch(f"outbox-{outbox_id}", connection=redis_client).get_status() == "queued"
+    _work(redis_client)
+    sweeps.requeue_outbox()
+    _work(redis_client)
+    assert len(sink.messages) == 1
+    assert _outbox()[-1].status == "sent"

@@ -121,10 +121,15 @@ def _job_data(rq_queue: Any, outbox_id: int) -> Any:
     )
 
 
-def enqueue_delivery(outbox_id: int, *, check_live: bool = False) -> bool:
+def enqueue_delivery(
+    outbox_id: int, *, check_live: bool = False, lease_expired: bool = False
+) -> bool:
     """Deliver now (no Redis) or enqueue the delivery job; False when Redis is unreachable.
 
     `check_live` (used by the sweep) skips rows whose job is still queued or running.
+    `lease_expired`: the row was claimed and its lease ran out. A send never outlasts
+    the lease, so a job rq still calls "started" died with its worker; rq notices that
+    only minutes later, and the message would wait for it.
     """
     from .delivery import deliver
 
@@ -134,7 +139,7 @@ def enqueue_delivery(outbox_id: int, *, check_live: bool = False) -> bool:
     job_id = f"outbox-{outbox_id}"
     try:
         rq_queue = queue()
-        if check_live and _job_is_live(rq_queue, job_id):
+        if check_live and _job_is_live(rq_queue, job_id, started_is_dead=lease_expired):
             return True
         rq_queue.enqueue_call(
             "grants.jobs.delivery.deliver_job",
@@ -150,7 +155,7 @@ def enqueue_delivery(outbox_id: int, *, check_live: bool = False) -> bool:
     return True
 
 
-def _job_is_live(rq_queue: Any, job_id: str) -> bool:
+def _job_is_live(rq_queue: Any, job_id: str, *, started_is_dead: bool = False) -> bool:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
@@ -158,7 +163,10 @@ def _job_is_live(rq_queue: Any, job_id: str) -> bool:
         status = Job.fetch(job_id, connection=rq_queue.connection).get_status(refresh=False)
     except NoSuchJobError:
         return False
-    return str(getattr(status, "value", status)) in _LIVE_JOB_STATES
+    state = str(getattr(status, "value", status))
+    if started_is_dead and state == "started":
+        return False
+    return state in _LIVE_JOB_STATES
 
 
 def redis_connection() -> Any:

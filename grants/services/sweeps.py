@@ -330,8 +330,8 @@ def requeue_outbox() -> int:
     from ..jobs import enqueue_delivery
 
     moment = now()
-    ids = db.session.scalars(
-        select(OutboxMessage.id)
+    rows = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.attempts)
         .where(
             OutboxMessage.status == "pending",
             OutboxMessage.next_attempt_at <= moment,
@@ -340,7 +340,11 @@ def requeue_outbox() -> int:
         .order_by(OutboxMessage.id)
     ).all()
     db.session.commit()  # end the read transaction before delivering in-process
-    return sum(enqueue_delivery(outbox_id, check_live=True) for outbox_id in ids)
+    # A row attempted before and due again has no live claim: its lease ran out.
+    return sum(
+        enqueue_delivery(outbox_id, check_live=True, lease_expired=attempts > 0)
+        for outbox_id, attempts in rows
+    )
 
 
 def end_implementations() -> int:
