@@ -102,10 +102,18 @@ def test_award_signature_and_payment(app, frozen_clock, manager) -> None:  # typ
     assert assert_counted()[application.id].committed_cents == 12_000_000
 
     first = grant.payments[0]
-    transition(first, "request", SYSTEM)
-    transition(first, "approve", manager)
-    assert assert_counted()[application.id].paid_cents == 0
-    transition(first, "pay", manager)
+    recounts = []
+    original = dashboard_facts.refresh
+    dashboard_facts.refresh = lambda *a, **kw: recounts.append(kw) or original(*a, **kw)
+    try:
+        transition(first, "request", SYSTEM)
+        transition(first, "approve", manager)
+        assert recounts == []  # a payment not paid changes no figure: nothing recounted
+        assert assert_counted()[application.id].paid_cents == 0
+        transition(first, "pay", manager)
+        assert len(recounts) == 1
+    finally:
+        dashboard_facts.refresh = original
     assert assert_counted()[application.id].paid_cents == int(first.amount * 100)
     whole = dashboard.build(Filters(call_id=call_id)).money[0]
     assert (whole.awarded, whole.committed, whole.paid) == (

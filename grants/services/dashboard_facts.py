@@ -447,7 +447,10 @@ def _note_changes(session: Session, _flush_context: Any) -> None:
         elif isinstance(obj, ApplicationJvapDomain | Grant):
             pending["applications"] |= _values(obj, "application_id")
         elif isinstance(obj, Payment):
-            pending["grants"] |= _values(obj, "grant_id")
+            # Only paid payments count (the paid total): requesting or approving one
+            # changes no figure, and the pipeline's payment steps then cost no recount.
+            if "paid" in _values(obj, "state"):
+                pending["grants"] |= _values(obj, "grant_id")
         elif isinstance(obj, Organisation) and obj not in session.new:
             pending["organisations"] |= _values(obj, "id")
 
@@ -456,7 +459,7 @@ def bring_up_to_date(session: Session) -> None:
     """Flush, and count again what changed since the last count (in this transaction)."""
     session.flush()
     pending = session.info.pop(_PENDING, None)
-    if pending:
+    if pending and any(pending.values()):
         refresh(session, **pending)
 
 
