@@ -22,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(load_config(app.instance_path, config))
     os.makedirs(app.instance_path, exist_ok=True)
+    register_request_clock(app)
     register_extensions(app)
     register_blueprints(app)
     register_operations(app)
@@ -33,6 +34,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     check_workflows()
     logging.getLogger(__name__).debug("application created (%s)", app.config["ENV_NAME"])
     return app
+
+
+def register_request_clock(app: Flask) -> None:
+    """First of all hooks: note when each request arrived (deadlines count from then)."""
+    from . import clock
+
+    app.before_request(clock.mark_arrival)
+    app.teardown_request(clock.forget_arrival)
 
 
 def register_extensions(app: Flask) -> None:

@@ -281,7 +281,7 @@ def test_a_transition_writes_one_audit_row_and_the_outbox_in_one_commit(
     with Session(db.engine) as other:
         assert other.get(Application, draft.id).state == "submitted"
         assert other.scalar(select(func.count()).select_from(AuditEvent)) == 1
-        assert other.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+        assert other.scalar(select(func.count()).select_from(OutboxMessage)) == 3
 
     fresh = reload(draft)
     assert fresh.version == version + 1
@@ -295,8 +295,8 @@ def test_a_transition_writes_one_audit_row_and_the_outbox_in_one_commit(
     assert history(fresh) == [row]
 
     messages = list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
-    assert sorted(m.recipient_id for m in messages) == sorted([editor.id, viewer.id])
-    assert owner.id not in {m.recipient_id for m in messages}
+    # The submitter keeps the receipt too (`notify_actor`); the members hear of it.
+    assert sorted(m.recipient_id for m in messages) == sorted([owner.id, editor.id, viewer.id])
     assert manager.id not in {m.recipient_id for m in messages}
     assert {m.kind for m in messages} == {"application_two_stage.submit"}
     assert {(m.object_type, m.object_id) for m in messages} == {("applications", draft.id)}

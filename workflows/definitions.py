@@ -40,6 +40,7 @@ _SUBMIT = T(
     guards=_SUBMIT_GUARDS,
     effects=("freeze_submission",),
     notify=("applicant",),
+    notify_actor=True,
 )
 
 # The administrative check on opening: admitted to evaluation, or rejected with a reason.
@@ -169,6 +170,7 @@ APPLICATION_TWO_STAGE = Workflow(
             guards=("before_full_deadline", "application_complete", "application_eligible"),
             effects=("freeze_submission",),
             notify=("applicant",),
+            notify_actor=True,
         ),
         T(
             "lapse",

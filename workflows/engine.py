@@ -80,6 +80,8 @@ class Transition:
     guards: tuple[str, ...] = ()
     effects: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()
+    # The actor is told too: a receipt is proof they keep, not news to them.
+    notify_actor: bool = False
     comment_required: bool = False
     label: str = ""
 

@@ -24,7 +24,7 @@ import workflows
 from workflows import Engine, Transition
 
 from .. import policy
-from ..clock import now
+from ..clock import moment
 from ..extensions import db
 from ..jobs import dispatch_committed
 from ..models import AuditEvent, Stateful
@@ -126,7 +126,7 @@ def _context(
         obj=obj,
         event=event,
         actor=actor,
-        now=now(),
+        now=moment(),
         comment=comment,
         data=dict(data),
         from_state=obj.state,
@@ -211,7 +211,7 @@ def _apply(
     recipients: dict[int, Any] = {}
     for audience in edge.notify:
         for user in notifications.recipients(audience, obj):
-            if user.id != actor.id:
+            if user.id != actor.id or edge.notify_actor:
                 recipients.setdefault(user.id, user)
     with db.session.no_autoflush:
         engine.trigger(obj, event)
