@@ -123,6 +123,7 @@ def make_app(database_url: str, folder: Path) -> Flask:
         "MAIL_FOLDER": str(folder / "mail"),
         "UPLOAD_FOLDER": str(folder / "uploads"),
         "WTF_CSRF_ENABLED": False,
+        "TWO_FACTOR_REQUIRED": False,
     }
     return create_app(config)
 

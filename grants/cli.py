@@ -150,6 +150,17 @@ def reset_two_factor_command(email: str) -> None:
     click.echo(f"Two-factor login of {user.email} is off; set up again at the next login.")
 
 
+@grants_cli.command("rebuild-dashboard")
+def rebuild_dashboard_command() -> None:
+    """Count the dashboard's figures again from the source tables (after bulk loads or SQL)."""
+    from .extensions import db
+    from .services.dashboard_facts import rebuild
+
+    counted = rebuild(db.session)
+    db.session.commit()
+    click.echo(f"{counted} applications counted.")
+
+
 @grants_cli.command("backup")
 @click.argument("path", required=False, type=click.Path(dir_okay=True, path_type=Path))
 def backup_command(path: Path | None) -> None:

@@ -241,3 +241,15 @@ def test_two_transactions_on_one_application_count_in_turn(app, frozen_clock, ma
     facts = assert_counted()[application_id]
     assert (facts.awarded_cents, facts.paid_cents) == (10_000_000, 6_000_000)
     assert db.session.get(Grant, grant_id).amount == Decimal("100000.00")
+
+
+def test_the_rebuild_command_counts_again(app, runner, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    application = ApplicationFactory(state="submitted", submitted_at=frozen_clock.current)
+    db.session.execute(
+        Application.__table__.update().where(Application.id == application.id)
+        .values(requested_amount=Decimal("50000.00")))
+    db.session.commit()
+    result = runner.invoke(args=["grants", "rebuild-dashboard"])
+    assert result.exit_code == 0 and "1 applications counted" in result.output
+    db.session.expire_all()
+    assert assert_counted()[application.id].requested_cents == 5_000_000

@@ -36,6 +36,7 @@ from .awards import (
     Signature,
 )
 from .calls import APPLICATION_WORKFLOWS, STAGES, Call, Criterion, Grid, GridSection, Lot
+from .dashboard import ApplicationFacts, DashboardRollup
 from .evaluation import Assignment, ConflictDeclaration, EvaluationResult, PanelMember, Score
 from .notifications import DELIVERY_MODES, Notification, NotificationPreference
 from .reference import Country, Dialogue, JvapDomain
@@ -55,6 +56,7 @@ __all__ = [
     "Amendment",
     "ApiToken",
     "Application",
+    "ApplicationFacts",
     "ApplicationJvapDomain",
     "ApplicationPartner",
     "ApplicationSection",
@@ -67,6 +69,7 @@ __all__ = [
     "ContractVersion",
     "Country",
     "Criterion",
+    "DashboardRollup",
     "Dialogue",
     "EvaluationResult",
     "ExportJob",
