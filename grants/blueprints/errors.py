@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from flask import Flask, g, jsonify, render_template, render_template_string, request
+from flask import Flask, abort, g, jsonify, render_template, render_template_string, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
@@ -84,7 +85,23 @@ def _unavailable_response(exc: BaseException):  # type: ignore[no-untyped-def]
     return page, 503, headers
 
 
+def _has_nul(values: MultiDict[str, str]) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))
+
+
 def register(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        # PostgreSQL text cannot hold NUL (0x00): a form carrying one is refused at the
+        # door, with the same answer on every database. The API validates its own input.
+        if request.path.startswith("/api/"):
+            return
+        if _has_nul(request.args) or (request.method == "POST" and _has_nul(request.form)):
+            abort(400, description=_(
+                "The form contains a NUL character (0x00), which cannot be stored; remove it "
+                "and send the form again."
+            ))
+
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
         if _wants_json():
