@@ -486,7 +486,8 @@ class StoredFile:
     size: int
 
 
-def _storage_unavailable() -> StorageUnavailable:
+def storage_unavailable() -> StorageUnavailable:
+    """The refusal for a full disk or quota (also for other uploads that store files)."""
     return StorageUnavailable(
         _(
             "the server could not store the file, try again later; nothing else in your "
@@ -602,7 +603,7 @@ def upload(
             partial.unlink(missing_ok=True)
         if exc.errno in STORAGE_FULL_ERRNOS:
             current_app.logger.error("attachment storage unavailable: %s", exc)
-            raise _storage_unavailable() from exc
+            raise storage_unavailable() from exc
         raise
     except BaseException:
         if partial is not None:
