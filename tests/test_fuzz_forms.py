@@ -718,6 +718,11 @@ def form_data(draw: Any, fields: Fields, files: tuple[str, ...]) -> MultiDict[st
         ))
         filename = draw(st.one_of(one("scan.pdf", "a.docx", "../x.pdf", "x.exe", ""), NASTY))
         data.add(name, (io.BytesIO(content), filename))
+    text_fields = [name for name, value in data.items() if isinstance(value, str)]
+    if text_fields and draw(st.integers(0, 7)) == 0:
+        # A NUL inside an otherwise plausible form (PostgreSQL text cannot hold one).
+        name = draw(st.sampled_from(text_fields))
+        data.setlist(name, [value + "\x00" for value in data.getlist(name)])
     if draw(st.booleans()):
         data.add(draw(st.text(min_size=1, max_size=12)), draw(NASTY))
     return data
@@ -886,3 +891,20 @@ def test_the_fingerprint_sees_a_change(app):
     renamed = fingerprint()
     assert before != after_creation != renamed
     assert changed_tables(after_creation, renamed) == {"attachments"}
+
+
+def test_a_nul_character_in_a_form_is_refused_with_a_message(app, client):
+    """PostgreSQL text cannot hold NUL: every form refuses it the same way on every database."""
+    world = World()
+    act_as(client, world.owner, recent=True)
+    before = fingerprint()
+    response = client.post(
+        f"/applicant/applications/{world.draft_id}/sections/summary",
+        data={"title": "Centres\x00", "version": "1"},
+    )
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+    db.session.rollback()
+    assert fingerprint() == before
+    act_as(client, world.owner, recent=True)
+    assert client.get("/applicant/?q=a%00b").status_code == 400
