@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 from datetime import date, timedelta
 from decimal import Decimal
@@ -14,6 +15,7 @@ from grants.extensions import db
 from grants.models import Application, AuditEvent, EvaluationResult, Grant, Notification, Signature
 from grants.services import awards, letters
 from grants.services.actors import SYSTEM
+from grants.services.attachments import StorageUnavailable, UploadRefused, upload_folder
 from grants.services.errors import GuardFailed, NotFound, PermissionDenied, ValidationFailed
 from grants.services.transitions import transition
 from tests.factories import (
@@ -165,6 +167,13 @@ def test_signing_by_uploading_the_countersigned_pdf(sent, manager):
             stream=io.BytesIO(b"PK\x03\x04 not a pdf"),
         )
     assert db.session.scalars(select(Signature)).all() == []
+    scripted = (b"%PDF-1.7\n1 0 obj << /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>\n"
+                b"%%EOF\n")
+    with pytest.raises(UploadRefused):
+        awards.sign_by_upload(sent, owner, name="Awa Diop", address="192.0.2.1",
+                              stream=io.BytesIO(scripted))
+    assert db.session.scalars(select(Signature)).all() == []
+    assert not any(upload_folder().iterdir())
     signed = b"%PDF-1.7\n% the contract, signed and scanned\n%%EOF\n"
     signature = awards.sign_by_upload(
         sent, owner, name="Awa Diop", address="192.0.2.1", stream=io.BytesIO(signed)
@@ -176,6 +185,26 @@ def test_signing_by_uploading_the_countersigned_pdf(sent, manager):
     stranger = member(ApplicationFactory().organisation)
     with pytest.raises(NotFound):
         awards.uploaded_contract(stranger, signature.id)
+
+
+def test_a_full_disk_refuses_the_countersigned_pdf_and_keeps_nothing(sent, manager, monkeypatch):
+    owner = sent.application.created_by
+    real_open = open
+
+    def full_disk(path, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
+        handle = real_open(path, mode, *args, **kwargs)
+        if "x" in mode:
+            handle.write = lambda _chunk: (_ for _ in ()).throw(  # type: ignore[method-assign]
+                OSError(errno.ENOSPC, "No space left on device"))
+        return handle
+
+    monkeypatch.setattr("builtins.open", full_disk)
+    with pytest.raises(StorageUnavailable):
+        awards.sign_by_upload(sent, owner, name="Awa Diop", address="192.0.2.1",
+                              stream=io.BytesIO(b"%PDF-1.7\n%%EOF\n"))
+    monkeypatch.undo()
+    assert db.session.scalars(select(Signature)).all() == []
+    assert not any(upload_folder().iterdir())
 
 
 def test_the_programme_signs_only_after_the_grantee(sent, manager):

@@ -29,7 +29,14 @@ from ..models import Application, Grant, Signature, User
 from ..policy import can_view, has_workflow_role, is_manager
 from . import letters
 from .actors import SYSTEM, Actor
-from .attachments import max_bytes, sniff, upload_folder
+from .attachments import (
+    STORAGE_FULL_ERRNOS,
+    check_pdf,
+    max_bytes,
+    sniff,
+    storage_unavailable,
+    upload_folder,
+)
 from .contracts import render_contract
 from .errors import GuardFailed, NotFound, PermissionDenied, ValidationFailed
 from .transitions import commit, transition
@@ -159,7 +166,13 @@ def sign_by_upload(
                 raise ValidationFailed(
                     "upload the signed contract as a PDF", {"file": ["not a PDF"]}
                 )
+        check_pdf(partial)  # JavaScript, launch actions, embedded files: refused
         os.replace(partial, folder / stored_name)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if exc.errno in STORAGE_FULL_ERRNOS:
+            raise storage_unavailable() from exc
+        raise
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
