@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
@@ -38,10 +39,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def register_request_clock(app: Flask) -> None:
     """First of all hooks: note when each request arrived (deadlines count from then)."""
+    from flask import g, has_request_context
+
     from . import clock
 
-    app.before_request(clock.mark_arrival)
-    app.teardown_request(clock.forget_arrival)
+    def remember_arrival() -> None:
+        g.request_arrived_at = clock.now()
+
+    def arrival() -> datetime | None:
+        # Only inside a request: its own `g` value, set when it began.
+        return g.get("request_arrived_at") if has_request_context() else None
+
+    app.before_request(remember_arrival)
+    clock.set_arrival_source(arrival)
 
 
 def register_extensions(app: Flask) -> None:

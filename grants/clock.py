@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
 from datetime import UTC, datetime
 
 _source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
@@ -14,8 +13,8 @@ def now() -> datetime:
     return _source()
 
 
-# When the request being served reached the app (set by the web layer, unset elsewhere).
-_arrival: ContextVar[datetime | None] = ContextVar("arrival", default=None)
+# When the request being served reached the app; the web layer installs the source.
+_arrival: Callable[[], datetime | None] = lambda: None  # noqa: E731
 
 
 def moment() -> datetime:
@@ -25,18 +24,14 @@ def moment() -> datetime:
     database; it counts from when it arrived, not from when its turn came.
     """
     current = now()
-    arrived = _arrival.get()
+    arrived = _arrival()
     return min(current, arrived) if arrived is not None else current
 
 
-def mark_arrival() -> None:
-    """A request arrived now (the web layer calls this first thing)."""
-    _arrival.set(now())
-
-
-def forget_arrival(*_args: object) -> None:
-    """The request is over: acts outside requests happen when they happen."""
-    _arrival.set(None)
+def set_arrival_source(source: Callable[[], datetime | None]) -> None:
+    """How `moment()` learns when the current request arrived (None outside requests)."""
+    global _arrival
+    _arrival = source
 
 
 def set_clock(source: Callable[[], datetime]) -> None:
