@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from grants import clock, create_app
 from grants.extensions import db
+from grants.services.accounts import login_throttle, two_factor_throttle
 from grants.services.reference_data import load_reference_data
 
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
@@ -85,6 +86,9 @@ def _empty_tables() -> None:
 
 @pytest.fixture
 def app(database_url: str, _schema: None, tmp_path):  # type: ignore[no-untyped-def]
+    # Failed logins are counted per process: one test's failures must not block the next.
+    login_throttle.reset()
+    two_factor_throttle.reset()
     app = create_app(_test_config(database_url, tmp_path))
     with app.app_context():
         _empty_tables()
