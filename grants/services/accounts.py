@@ -17,7 +17,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import now
 from ..extensions import db
-from ..models import STAFF_ROLES, AuditEvent, StaffRole, User
+from ..models import STAFF_ROLES, StaffRole, User
+from . import audit
 from .errors import N_, PermissionDenied, ValidationFailed
 
 MIN_PASSWORD_LENGTH = 10
@@ -116,20 +117,8 @@ def set_roles(user: User, roles: list[str] | tuple[str, ...], actor: User) -> bo
         return False
     kept = [r for r in user.staff_roles if r.role in wanted]
     user.staff_roles = kept + [StaffRole(role=r) for r in wanted if r not in before]
-    db.session.add(
-        AuditEvent(
-            occurred_at=now(),
-            actor_id=actor.id,
-            actor_label=actor.label,
-            object_type="users",
-            object_id=user.id,
-            event="roles_changed",
-            from_state=None,
-            to_state=None,
-            comment=None,
-            data={"before": before, "after": wanted},
-        )
-    )
+    audit.record(actor, "users", user.id, "roles_changed",
+                 data={"before": before, "after": wanted})
     db.session.commit()
     return True
 

@@ -21,9 +21,10 @@ from typing import Any
 
 from ..clock import now
 from ..extensions import db
-from ..models import BUDGET_HEADINGS, Amendment, AuditEvent, ContractVersion, Grant, User
+from ..models import BUDGET_HEADINGS, Amendment, ContractVersion, Grant, User
 from ..policy import has_workflow_role, is_manager
 from ..rules import payments as rules
+from . import audit
 from .actors import Actor
 from .errors import GuardFailed, PermissionDenied, ValidationFailed
 
@@ -114,20 +115,9 @@ def _new_version(
 def _audit(
     grant: Grant, actor: Actor, event: str, comment: str | None, data: dict[str, Any]
 ) -> None:
-    db.session.add(
-        AuditEvent(
-            occurred_at=now(),
-            actor_id=actor.id,
-            actor_label=actor.label,
-            object_type=grant.object_type,
-            object_id=grant.id,
-            event=event,
-            from_state=grant.state,
-            to_state=grant.state,
-            comment=comment,
-            data={k: str(v) for k, v in data.items()},
-        )
-    )
+    audit.record(actor, grant.object_type, grant.id, event, comment=comment,
+                 data={k: str(v) for k, v in data.items()},
+                 from_state=grant.state, to_state=grant.state)
 
 
 def _transfer_terms(

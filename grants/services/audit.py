@@ -25,12 +25,42 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, text, update
 
+from ..clock import now
 from ..extensions import db
 from ..models import AuditEvent
 
 GENESIS = "0" * 64
 SEAL_BATCH = 1000
 PAGE_SIZE = 50
+
+
+def record(
+    actor: Any,
+    object_type: str,
+    object_id: int,
+    event: str,
+    *,
+    comment: str | None = None,
+    data: dict[str, Any] | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+) -> AuditEvent:
+    """An audited act that is no workflow transition (roles, two-factor, documents...),
+    in the caller's transaction."""
+    row = AuditEvent(
+        occurred_at=now(),
+        actor_id=actor.id,
+        actor_label=actor.label,
+        object_type=object_type,
+        object_id=object_id,
+        event=event,
+        from_state=from_state,
+        to_state=to_state,
+        comment=comment,
+        data=data or {},
+    )
+    db.session.add(row)
+    return row
 
 
 def canonical(event: AuditEvent) -> str:

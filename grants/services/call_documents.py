@@ -24,8 +24,9 @@ from sqlalchemy import func, select
 from .. import policy
 from ..clock import now
 from ..extensions import db
-from ..models import AuditEvent, Call, Country, User
+from ..models import Call, Country, User
 from ..models.calls import CALL_DOCUMENT_KINDS, CALL_DOCUMENT_LANGUAGES, CallDocument
+from . import audit
 from .actors import Actor
 from .attachments import (
     ACCEPTED_EXTENSIONS,
@@ -67,29 +68,19 @@ def is_public(call: Call) -> bool:
 
 
 def _audit(actor: User, call: Call, event: str, document: CallDocument) -> None:
-    db.session.add(
-        AuditEvent(
-            occurred_at=now(),
-            actor_id=actor.id,
-            actor_label=actor.label,
-            # The document is the object: a call's own trail holds its states only.
-            object_type="call_documents",
-            object_id=document.id,
-            event=event,
-            from_state=None,
-            to_state=None,
-            comment=document.title,
-            data={
-                "call_id": call.id,
-                "call": call.code,
-                "title": document.title,
-                "language": document.language,
-                "kind": document.kind,
-                "filename": document.filename,
-                "size_bytes": document.size_bytes,
-                "sha256": document.sha256,
-            },
-        )
+    # The document is the object: a call's own trail holds its states only.
+    audit.record(
+        actor, "call_documents", document.id, event, comment=document.title,
+        data={
+            "call_id": call.id,
+            "call": call.code,
+            "title": document.title,
+            "language": document.language,
+            "kind": document.kind,
+            "filename": document.filename,
+            "size_bytes": document.size_bytes,
+            "sha256": document.sha256,
+        },
     )
 
 

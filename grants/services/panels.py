@@ -28,7 +28,6 @@ from ..models import (
     Application,
     ApplicationPartner,
     Assignment,
-    AuditEvent,
     Call,
     ConflictDeclaration,
     Membership,
@@ -37,6 +36,7 @@ from ..models import (
     StaffRole,
     User,
 )
+from . import audit
 from .actors import Actor
 from .errors import PermissionDenied, ValidationFailed
 from .transitions import transition
@@ -67,20 +67,8 @@ def _audit(
     to_state: str | None,
     data: dict[str, object],
 ) -> None:
-    db.session.add(
-        AuditEvent(
-            occurred_at=now(),
-            actor_id=actor.id,
-            actor_label=actor.label,
-            object_type=obj.__tablename__,
-            object_id=obj.id,
-            event=event,
-            from_state=None,
-            to_state=to_state,
-            comment=comment,
-            data=data,
-        )
-    )
+    audit.record(actor, obj.__tablename__, obj.id, event, comment=comment, data=data,
+                 to_state=to_state)
 
 
 # --------------------------------------------------------------------------

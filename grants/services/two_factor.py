@@ -35,8 +35,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import now
 from ..extensions import db
-from ..models import AuditEvent, User
+from ..models import User
 from ..models.accounts import STAFF_ROLES, RecoveryCode
+from . import audit
 from .actors import SystemActor
 from .errors import N_, PermissionDenied, ValidationFailed
 
@@ -366,20 +367,7 @@ def reset(user: User, admin: User | SystemActor) -> None:
 
 
 def _audit(actor: User | SystemActor, user: User, event: str, data: dict[str, Any]) -> None:
-    db.session.add(
-        AuditEvent(
-            occurred_at=now(),
-            actor_id=actor.id,
-            actor_label=actor.label,
-            object_type="users",
-            object_id=user.id,
-            event=event,
-            from_state=None,
-            to_state=None,
-            comment=None,
-            data=data,
-        )
-    )
+    audit.record(actor, "users", user.id, event, data=data)
 
 
 def _mail(user: User, kind: str, context: dict[str, Any]) -> None:
