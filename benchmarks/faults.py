@@ -468,6 +468,16 @@ def _pg_restart(quick: bool) -> Iterator[Figure]:
 # ------------------------------------------------------------------ Redis stopped
 
 
+def _mailing_app(url: str, folder: Path, redis_url: str, smtp_port: int) -> tuple[Any, Any]:
+    """The environment of worker processes and the app, on one PostgreSQL, Redis and sink."""
+    queue_name = f"bench-faults-{os.getpid()}"
+    settings = {"REDIS_URL": redis_url, "RQ_QUEUE": queue_name, "MAIL_SERVER": "127.0.0.1"}
+    env = app_environment(url, folder, MAIL_PORT=str(smtp_port), **settings)
+    app = make_app(url, folder)
+    app.config.update(MAIL_PORT=smtp_port, **settings)
+    return env, app
+
+
 def _redis_down(quick: bool) -> Iterator[Figure]:
     count, window = (8, 10.0) if quick else (60, 30.0)
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as name, \
@@ -477,12 +487,7 @@ def _redis_down(quick: bool) -> Iterator[Figure]:
             yield flag("redis_down_skipped", True)
             return
         folder = Path(name)
-        queue_name = f"bench-faults-{os.getpid()}"
-        env = app_environment(url, folder, REDIS_URL=redis.url, RQ_QUEUE=queue_name,
-                              MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp_port))
-        app = make_app(url, folder)
-        app.config.update(REDIS_URL=redis.url, RQ_QUEUE=queue_name, MAIL_SERVER="127.0.0.1",
-                          MAIL_PORT=smtp_port)
+        env, app = _mailing_app(url, folder, redis.url, smtp_port)
         with app.app_context():
             from grants.extensions import db
 
@@ -572,12 +577,7 @@ def _worker_killed(quick: bool) -> Iterator[Figure]:
             yield flag("worker_kill_skipped", True)
             return
         folder = Path(name)
-        queue_name = f"bench-faults-{os.getpid()}"
-        env = app_environment(url, folder, REDIS_URL=redis.url, RQ_QUEUE=queue_name,
-                              MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp_port))
-        app = make_app(url, folder)
-        app.config.update(REDIS_URL=redis.url, RQ_QUEUE=queue_name, MAIL_SERVER="127.0.0.1",
-                          MAIL_PORT=smtp_port)
+        env, app = _mailing_app(url, folder, redis.url, smtp_port)
         with app.app_context():
             from grants.extensions import db
 
