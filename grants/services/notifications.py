@@ -13,10 +13,10 @@ depends on its kind and the recipient's preferences:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, func, insert, select, update
 
 from ..clock import now
 from ..extensions import db
@@ -98,36 +98,66 @@ def is_reminder(kind: str) -> bool:
     return kind in REMINDER_KINDS
 
 
-def recipients(audience: str, obj: Any) -> list[User]:
-    """The users an audience word of the workflow definitions names for this object."""
-    # Preferences come with the users: deciding how to tell each one costs no query.
-    with_preference = joinedload(User.notification_preference)
-    if audience == "applicant":
-        organisation_id = organisation_id_of(obj)
-        if organisation_id is None:
-            return []
-        return list(
-            db.session.scalars(
-                select(User)
-                .join(Membership, Membership.user_id == User.id)
-                .where(Membership.organisation_id == organisation_id, User.active.is_(True))
-                .options(with_preference)
-                .order_by(User.id)
+@dataclass(frozen=True)
+class Recipient:
+    """Someone to tell, with how they like to be told: read as one row, not as entities."""
+
+    id: int
+    name: str
+    email: str
+    language: str
+    delivery: str = "immediate"
+    reminders: bool = True
+
+    @classmethod
+    def of(cls, user: User | Recipient) -> Recipient:
+        if isinstance(user, Recipient):
+            return user
+        chosen = preference(user)
+        return cls(user.id, user.name, user.email, user.language, chosen.delivery, chosen.reminders)
+
+
+# Who an audience word names, as plain rows: every transition tells someone, so the
+# statements are built once (building one costs more than running it) and entities,
+# which would cost more than the writes themselves, are not loaded.
+_RECIPIENT_ROWS = select(
+    User.id,
+    User.name,
+    User.email,
+    User.language,
+    func.coalesce(NotificationPreference.delivery, "immediate"),
+    func.coalesce(NotificationPreference.reminders, True),
+).outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
+_AUDIENCES = {
+    "applicant": _RECIPIENT_ROWS.where(
+        User.id.in_(
+            select(Membership.user_id).where(
+                Membership.organisation_id == bindparam("organisation_id")
             )
-        )
-    if audience == "managers":
-        return list(
-            db.session.scalars(
-                select(User)
-                .join(StaffRole, StaffRole.user_id == User.id)
-                .where(StaffRole.role == "programme_manager", User.active.is_(True))
-                .options(with_preference)
-                .order_by(User.id)
-            )
-        )
+        ),
+        User.active.is_(True),
+    ).order_by(User.id),
+    "managers": _RECIPIENT_ROWS.where(
+        User.id.in_(select(StaffRole.user_id).where(StaffRole.role == "programme_manager")),
+        User.active.is_(True),
+    ).order_by(User.id),
+}
+
+
+def recipients(audience: str, obj: Any) -> list[Recipient]:
+    """The people an audience word of the workflow definitions names for this object."""
     if audience == "evaluator":
-        return [obj.evaluator] if isinstance(obj, Assignment) else []
-    raise ValueError(f"unknown audience {audience!r}")
+        return [Recipient.of(obj.evaluator)] if isinstance(obj, Assignment) else []
+    if audience not in _AUDIENCES:
+        raise ValueError(f"unknown audience {audience!r}")
+    parameters = {}
+    if audience == "applicant":
+        parameters["organisation_id"] = organisation_id_of(obj)
+        if parameters["organisation_id"] is None:
+            return []
+    rows = db.session.execute(_AUDIENCES[audience], parameters)
+    return [Recipient(id, name, email, language, delivery, bool(reminders))
+            for id, name, email, language, delivery, reminders in rows]
 
 
 def preference(user: User) -> NotificationPreference:
@@ -152,7 +182,7 @@ def save_preferences(user: User, delivery: str, reminders: bool) -> Notification
 
 def queue(
     kind: str,
-    user: User,
+    user: User | Recipient,
     obj: Any | None = None,
     context: dict[str, Any] | None = None,
     *,
@@ -167,6 +197,7 @@ def queue(
         select(Notification.id).where(Notification.dedupe_key == dedupe_key)
     ):
         return None
+    user = Recipient.of(user)
     context = dict(context or {})
     context.setdefault("recipient_name", user.name)
     object_type = getattr(obj, "__tablename__", None)
@@ -201,8 +232,14 @@ def queue(
     return notification
 
 
+_NEW_OUTBOX_ROWS = insert(OutboxMessage.__table__).returning(
+    OutboxMessage.__table__.c.id, sort_by_parameter_order=True
+)
+_NEW_NOTIFICATIONS = insert(Notification.__table__)
+
+
 def announce(
-    kind: str, users: Iterable[User], obj: Any, context: dict[str, Any]
+    kind: str, users: Iterable[Recipient], obj: Any, context: dict[str, Any]
 ) -> list[int]:
     """What `queue` does for each user, written with bulk INSERTs; the outbox ids.
 
@@ -220,9 +257,8 @@ def announce(
     connection = db.session.connection()
     outbox_ids: dict[int, int] = {}
     if mailed:
-        outbox = OutboxMessage.__table__
         ids = connection.scalars(
-            insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True),
+            _NEW_OUTBOX_ROWS,
             [
                 {
                     "created_at": created_at,
@@ -241,7 +277,7 @@ def announce(
         remember_outbox_rows(ids)
     if users and kind not in ACCOUNT_KINDS:
         connection.execute(
-            insert(Notification.__table__),
+            _NEW_NOTIFICATIONS,
             [
                 {
                     "user_id": user.id,
@@ -291,18 +327,17 @@ def queue_invitation_mail(email: str, language: str, context: dict[str, Any]) ->
     return message
 
 
-def _email_mode(kind: str, user: User) -> str:
+def _email_mode(kind: str, user: Recipient) -> str:
     if kind in ACCOUNT_KINDS or is_legal(kind):
         return "outbox"
-    chosen = preference(user)
-    if is_reminder(kind) and not chosen.reminders:
+    if is_reminder(kind) and not user.reminders:
         return "none"
-    return "digest" if chosen.delivery == "daily_digest" else "outbox"
+    return "digest" if user.delivery == "daily_digest" else "outbox"
 
 
 def notify_all(
     kind: str,
-    users: Iterable[User],
+    users: Iterable[User | Recipient],
     obj: Any | None,
     context: dict[str, Any],
     key: str | None = None,

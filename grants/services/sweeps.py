@@ -118,7 +118,13 @@ def _step(left: timedelta, steps: tuple[int, ...]) -> int | None:
     return min(due) if due else None
 
 
-def _announce(kind: str, users: list[User], obj: Any, context: dict[str, Any], key: str) -> int:
+def _announce(
+    kind: str,
+    users: list[notifications.Recipient],
+    obj: Any,
+    context: dict[str, Any],
+    key: str,
+) -> int:
     """Queue and commit one announcement; a unique-key clash means another run sent it."""
     try:
         count = notifications.notify_all(kind, users, obj, context, key)

@@ -41,6 +41,9 @@ from .errors import (
 )
 from .guards import GUARDS
 
+# Built once: building a statement costs more than running it on SQLite.
+_NEW_AUDIT_EVENT = insert(AuditEvent.__table__)
+
 ENGINES: dict[str, Engine] = {
     name: Engine(definition, GUARDS) for name, definition in workflows.ALL.items()
 }
@@ -208,7 +211,7 @@ def _apply(
     # nothing to autoflush. The audit row and the notifications are append-only: they
     # go in as plain INSERTs at once; the state change follows at the commit's flush,
     # in the same transaction, where the version check turns a race into a conflict.
-    recipients: dict[int, Any] = {}
+    recipients: dict[int, notifications.Recipient] = {}
     for audience in edge.notify:
         for user in notifications.recipients(audience, obj):
             if user.id != actor.id or edge.notify_actor:
@@ -218,7 +221,7 @@ def _apply(
         for effect in edge.effects:
             EFFECTS[effect](obj, ctx)
         db.session.connection().execute(
-            insert(AuditEvent.__table__),
+            _NEW_AUDIT_EVENT,
             [
                 {
                     "occurred_at": ctx.now,
