@@ -49,6 +49,25 @@ def test_embedded_defaults(monkeypatch, tmp_path):
     assert app.config["SESSION_COOKIE_SECURE"] is False
 
 
+def test_sqlite_file_is_shared_and_its_commits_are_durable(monkeypatch, tmp_path):
+    from sqlalchemy import text
+
+    from grants.extensions import db
+
+    monkeypatch.setenv("GRANTS_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'file.sqlite3'}"})
+    with app.app_context(), db.engine.connect() as connection:
+
+        def pragma(name: str) -> object:
+            return connection.execute(text(f"PRAGMA {name}")).scalar()
+
+        assert pragma("journal_mode") == "wal"  # readers never wait for the writer
+        assert pragma("synchronous") == 2  # FULL: a commit survives a power cut
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") == 10000
+        db.engine.dispose()
+
+
 def test_postgres_urls_use_psycopg(monkeypatch, tmp_path):
     monkeypatch.setenv("GRANTS_INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("DATABASE_URL", "postgres://u@127.0.0.1/db")
