@@ -630,11 +630,39 @@ def test_the_selection_decision_needs_a_recent_login(client, steps):
 def test_the_api_is_not_asked_to_reauthenticate(client, steps):
     """Bearer tokens are their own credential: no session, no re-authentication."""
     manager = ManagerFactory()
+    enrol(manager, steps)
     from grants.services import tokens
 
     raw = tokens.create_token(manager, "robot").secret
     answer = client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"})
     assert answer.status_code == 200
+
+
+def test_staff_tokens_work_only_once_two_factor_login_is_on(app, client, steps):
+    """The website holds staff without two-factor login on the set-up page; so does the API."""
+    from grants.services import tokens
+
+    manager, applicant = ManagerFactory(), UserFactory()
+    manager_token = tokens.create_token(manager, "robot").secret
+    applicant_token = tokens.create_token(applicant, "script").secret
+
+    def me(secret: str):  # type: ignore[no-untyped-def]
+        return client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+
+    refused = me(manager_token)
+    assert refused.status_code == 401
+    assert refused.get_json()["code"] == "unauthorised"
+    assert "two-factor" in refused.get_json()["message"]
+    assert me(applicant_token).status_code == 200  # not required of applicants
+
+    enrol(manager, steps)
+    assert me(manager_token).status_code == 200
+
+    two_factor.reset(manager, AdminFactory())  # a lost phone: the token waits for enrolment
+    assert me(manager_token).status_code == 401
+
+    app.config["TWO_FACTOR_REQUIRED"] = False
+    assert me(manager_token).status_code == 200
 
 
 # --------------------------------------------------------------------------

@@ -72,6 +72,11 @@ def required_for(user: User) -> bool:
     return bool(user.roles & set(STAFF_ROLES))
 
 
+def missing(user: User) -> bool:
+    """Staff who must use two-factor login and have not set it up (or had it reset)."""
+    return not user.two_factor_enabled and required_for(user)
+
+
 def needed(user: User) -> bool:
     """Whether a login of this user takes a second step (a code, or enrolment first)."""
     return user.two_factor_enabled or required_for(user)

@@ -224,7 +224,7 @@ def _gate() -> Any:
         session.clear()
         flash(_("Log in again: this account uses two-factor login."), "info")
         return redirect(url_for("account.login", next=next_url))
-    if not user.two_factor_enabled and two_factor.required_for(user):
+    if two_factor.missing(user):
         if request.endpoint in SETUP_ENDPOINTS:
             return None
         flash(_("Staff accounts use two-factor login: set it up to continue."), "info")

@@ -10,14 +10,15 @@ from __future__ import annotations
 from flask import g, request
 
 from ...models import User
-from ...services import tokens
+from ...services import tokens, two_factor
 from ...services.errors import DomainError
 
 REALM = 'Bearer realm="api"'
 
 
 class Unauthorised(DomainError):
-    """No token, or a token that is unknown, revoked or belongs to a disabled account."""
+    """No token, a token that is unknown or revoked, or one of an account that may not use
+    it: disabled, or staff without the two-factor login they must use."""
 
     code = "unauthorised"
     status = 401
@@ -39,6 +40,12 @@ def authenticate_request() -> None:
     user = tokens.authenticate(secret)
     if user is None:
         raise Unauthorised("the token is unknown or revoked")
+    if two_factor.missing(user):
+        # The website holds such staff on the set-up page; a token must not be the way round.
+        raise Unauthorised(
+            "staff accounts must turn on two-factor login on the website before their "
+            "API tokens work"
+        )
     g.api_user = user
 
 

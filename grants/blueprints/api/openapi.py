@@ -148,7 +148,10 @@ def _error_response(description: str) -> dict[str, Any]:
 
 
 ERRORS = {
-    "401": _error_response("`unauthorised`: no token, or an unknown or revoked one."),
+    "401": _error_response(
+        "`unauthorised`: no token, an unknown or revoked one, or the token of a disabled "
+        "account or of staff who have not turned on the two-factor login they must use."
+    ),
     "403": _error_response("`forbidden`: the user may see the object but not do this."),
     "404": _error_response("`not_found`: no such object, or one the user may not know of."),
     "409": _error_response(
