@@ -420,21 +420,7 @@ def _core_runner(engine: SqlEngine, data: Dataset) -> Callable[[list[Target]], l
                 )
                 if result.rowcount != 1:
                     raise RuntimeError(f"payment {target.payment_id} was changed meanwhile")
-                connection.execute(
-                    audit,
-                    {
-                        "occurred_at": at,
-                        "actor_id": owner.id,
-                        "actor_label": owner.label,
-                        "object_type": "payments",
-                        "object_id": target.payment_id,
-                        "event": EVENT,
-                        "from_state": FROM_STATE,
-                        "to_state": TO_STATE,
-                        "comment": None,
-                        "data": {},
-                    },
-                )
+                connection.execute(audit, _audit_row(target.payment_id, owner, at))
                 connection.execute(
                     outbox,
                     {
@@ -444,13 +430,7 @@ def _core_runner(engine: SqlEngine, data: Dataset) -> Callable[[list[Target]], l
                         "language": manager.language,
                         "object_type": "payments",
                         "object_id": target.payment_id,
-                        "context": {
-                            "object": target.label,
-                            "from_state": FROM_STATE,
-                            "to_state": TO_STATE,
-                            "comment": None,
-                            "event": EVENT,
-                        },
+                        "context": _notice(target.label),
                     },
                 )
             times.append(time.perf_counter() - started)
@@ -561,30 +541,9 @@ def _hand_written_runner(engine: SqlEngine, data: Dataset) -> Callable[[list[Tar
                 ):
                     raise RuntimeError(f"payment {target.payment_id} was changed meanwhile")
                 label = f"Payment {sequence} of Grant {number}"
-                connection.execute(
-                    audit,
-                    {
-                        "occurred_at": at,
-                        "actor_id": owner.id,
-                        "actor_label": owner.label,
-                        "object_type": "payments",
-                        "object_id": target.payment_id,
-                        "event": EVENT,
-                        "from_state": FROM_STATE,
-                        "to_state": TO_STATE,
-                        "comment": None,
-                        "data": {},
-                    },
-                )
+                connection.execute(audit, _audit_row(target.payment_id, owner, at))
                 for manager_id, name, email, language, _delivery in managers:
-                    context = {
-                        "recipient_name": name,
-                        "object": label,
-                        "from_state": FROM_STATE,
-                        "to_state": TO_STATE,
-                        "comment": None,
-                        "event": EVENT,
-                    }
+                    context = {"recipient_name": name, **_notice(label)}
                     outbox_id = connection.scalar(
                         outbox,
                         {
@@ -614,6 +573,32 @@ def _hand_written_runner(engine: SqlEngine, data: Dataset) -> Callable[[list[Tar
         return times
 
     return run
+
+
+def _audit_row(payment_id: int, owner: Owner, at: datetime) -> dict[str, Any]:
+    return {
+        "occurred_at": at,
+        "actor_id": owner.id,
+        "actor_label": owner.label,
+        "object_type": "payments",
+        "object_id": payment_id,
+        "event": EVENT,
+        "from_state": FROM_STATE,
+        "to_state": TO_STATE,
+        "comment": None,
+        "data": {},
+    }
+
+
+def _notice(label: str) -> dict[str, Any]:
+    """The context of the notice, as the pipeline writes it."""
+    return {
+        "object": label,
+        "from_state": FROM_STATE,
+        "to_state": TO_STATE,
+        "comment": None,
+        "event": EVENT,
+    }
 
 
 def _param(name: str) -> Any:
