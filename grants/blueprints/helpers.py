@@ -69,15 +69,19 @@ FRENCH_LABELS = {
 }
 
 
-@pass_context
-def state_label(context: Any, value: str) -> str:
-    """A state in words, in the template's language (`lang`) or the request's locale."""
-    language = context.get("lang") or (
-        str(get_locale() or "en") if has_request_context() else "en"
-    )
+def state_text(value: str, language: str | None = None) -> str:
+    """A state in words, in `language` or else the request's locale."""
+    if language is None:
+        language = str(get_locale() or "en") if has_request_context() else "en"
     if language.startswith("fr") and value in FRENCH_LABELS:
         return FRENCH_LABELS[value]
     return value.replace("_", " ")
+
+
+@pass_context
+def state_label(context: Any, value: str) -> str:
+    """A state in words, in the template's language (`lang`) or the request's locale."""
+    return state_text(value, context.get("lang") or None)
 
 
 def register(app: Flask) -> None:

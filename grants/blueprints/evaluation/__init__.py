@@ -5,10 +5,14 @@ Also the applicant's evaluation summary (PDF), released with the decision.
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from forms.evaluation import DeclarationForm, score_sheet_form
+from forms.evaluation import SCALE_CHOICES, DeclarationForm, score_sheet_form
 from reports.evaluation import evaluation_summary_pdf
 
 from ...extensions import db
@@ -16,8 +20,42 @@ from ...models import Application, Assignment, User
 from ...policy_evaluation import can_open_assignment
 from ...services import evaluation
 from ...services.errors import DomainError, NotFound
+from ..helpers import state_text
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
+
+# Why a declaration or a submission was refused, as the scoring guard and the workflow
+# say it (grants.services.guards, grants.services.transitions, workflows.engine): the
+# reasons with a figure by their pattern, the fixed ones through the catalogue.
+_NOT_SCORED = re.compile(r"criterion (?P<code>\S+) is not scored")
+_NO_COMMENT = re.compile(r"criterion (?P<code>\S+) has no comment")
+_WRONG_STATE = re.compile(r".+ is '(?P<state>\w+)' in the \w+ workflow: .+")
+_FIXED_REASONS = {
+    "the call has no grid for this stage": _l("the call has no grid for this stage"),
+    "'recuse' needs a reason in the comment": _l(
+        "say why in the statement: it is required when you declare a conflict"
+    ),
+}
+# Peers are named "Evaluator A", "Evaluator B"... by the service.
+_PEER = re.compile(r"Evaluator (?P<letter>\w+)")
+
+
+def reason_text(reason: str) -> str:
+    """One reason, in the page's language; one not known here is shown as written."""
+    if found := _NOT_SCORED.fullmatch(reason):
+        return _("criterion %(code)s is not scored", code=found["code"])
+    if found := _NO_COMMENT.fullmatch(reason):
+        return _("criterion %(code)s has no comment", code=found["code"])
+    if found := _WRONG_STATE.fullmatch(reason):
+        return _("this assignment is %(state)s: this cannot be done any more",
+                 state=state_text(found["state"]))
+    return str(_FIXED_REASONS.get(reason, reason))
+
+
+def peer_name(label: str) -> str:
+    """A peer's anonymous name in the page's language."""
+    found = _PEER.fullmatch(label)
+    return _("Evaluator %(letter)s", letter=found["letter"]) if found else label
 
 
 def _user() -> User:
@@ -54,7 +92,7 @@ def assignment(assignment_id: int) -> str:
     item = _assignment(assignment_id)
     context: dict[str, object] = {"assignment": item, "call": item.application.call,
                                   "title": evaluation.display_title(item.application),
-                                  "scale": evaluation.SCALE}
+                                  "scale": SCALE_CHOICES}
     if item.evaluator_id != user.id:  # a manager looking: the sheet, read-only
         return render_template("evaluation/assignment.html", **context, mine=False)
     if item.state == "invited":
@@ -67,6 +105,7 @@ def assignment(assignment_id: int) -> str:
             data[f"score_{row.criterion.id}"] = row.score
             data[f"comment_{row.criterion.id}"] = row.comment
     ids = [row.criterion.id for _s, rows in sheet for row in rows]
+    peers = evaluation.peer_evaluations(item, user) if item.state == "submitted" else None
     return render_template(
         "evaluation/assignment.html",
         **context,
@@ -74,7 +113,8 @@ def assignment(assignment_id: int) -> str:
         content=evaluation.application_content(item, user),
         sheet=sheet,
         form=score_sheet_form(ids, data) if item.state in ("accepted", "reopened") else None,
-        peers=evaluation.peer_evaluations(item, user) if item.state == "submitted" else None,
+        peers=peers,
+        peer_names={p.label: peer_name(p.label) for p in peers or []},
         progress=evaluation.progress_of(item),
     )
 
@@ -93,12 +133,12 @@ def declare(assignment_id: int) -> Response:
     except DomainError as exc:
         if exc.status >= 500 or exc.status in (403, 404):
             raise
-        flash(" ".join(exc.reasons), "error")
+        flash(" ".join(reason_text(r) for r in exc.reasons), "error")
         return redirect(url_for(".assignment", assignment_id=assignment_id))
     if conflict:
-        flash("Your conflict of interest is recorded; another evaluator replaces you.", "info")
+        flash(_("Your conflict of interest is recorded; another evaluator replaces you."), "info")
         return redirect(url_for(".dashboard"))
-    flash("Declaration recorded. You may now read and score the application.", "info")
+    flash(_("Declaration recorded. You may now read and score the application."), "info")
     return redirect(url_for(".assignment", assignment_id=assignment_id))
 
 
@@ -111,7 +151,7 @@ def scores(assignment_id: int) -> Response:
     ids = [row.criterion.id for _s, rows in sheet for row in rows]
     form = score_sheet_form(ids)
     if not form.validate_on_submit():
-        flash("Scores are whole numbers from 1 to 5.", "error")
+        flash(_("Scores are whole numbers from 1 to 5."), "error")
         return redirect(url_for(".assignment", assignment_id=assignment_id))
     evaluation.save_scores(item, form.entries(ids), user)
     if form.submit_sheet.data:
@@ -120,11 +160,12 @@ def scores(assignment_id: int) -> Response:
         except DomainError as exc:
             if exc.status in (403, 404):
                 raise
-            flash("Not submitted: " + "; ".join(exc.reasons), "error")
+            reasons = "; ".join(reason_text(r) for r in exc.reasons)
+            flash(_("Not submitted: %(reasons)s", reasons=reasons), "error")
             return redirect(url_for(".assignment", assignment_id=assignment_id))
-        flash("Your evaluation is submitted.", "info")
+        flash(_("Your evaluation is submitted."), "info")
     else:
-        flash("Draft saved.", "info")
+        flash(_("Draft saved."), "info")
     return redirect(url_for(".assignment", assignment_id=assignment_id))
 
 
