@@ -87,7 +87,7 @@ def test_every_applicant_template_message_is_in_the_catalogue():
         known = {m.id for m in read_po(handle, locale="fr") if m.id}
     pattern = re.compile(r"""_\(\s*"((?:[^"\\]|\\.)*)"|_\(\s*'((?:[^'\\]|\\.)*)'""")
     unknown = []
-    for folder in ("applicant", "account", "public"):
+    for folder in ("applicant", "account", "public", "home", "notifications", "evaluation"):
         for path in (ROOT / "templates" / folder).glob("*.html"):
             for double, single in pattern.findall(path.read_text()):
                 text = (double or single).replace('\\"', '"').replace("\\'", "'")

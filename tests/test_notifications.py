@@ -56,7 +56,7 @@ def test_in_app_list_with_read_and_unread(frozen_clock: Any, client: Any, world:
     page = client.get("/notifications/")
     assert page.status_code == 200
     # The colleague reads French: the state is named in French.
-    assert b"2 unread" in page.data and "retiré".encode() in page.data
+    assert b"2 non lues" in page.data and "retirée".encode() in page.data
 
     first = notifications.list_for(world.colleague)[0]
     client.post(f"/notifications/{first.id}/read", data={"read": "1"})
