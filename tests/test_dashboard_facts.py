@@ -243,6 +243,74 @@ def test_two_transactions_on_one_application_count_in_turn(app, frozen_clock, ma
     assert db.session.get(Grant, grant_id).amount == Decimal("100000.00")
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("open_first", ["organisation change", "new application"])
+def test_an_organisation_changed_while_an_application_of_it_is_created(  # type: ignore[no-untyped-def]
+    app, frozen_clock, open_first
+) -> None:
+    """The organisation's new type is counted for an application created meanwhile,
+    whichever transaction counts first: the new application's count holds the
+    organisation row. (A new country needs no help: it is part of a unique key, so the
+    insert's foreign key check waits already.)"""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite runs one writer at a time)")
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from grants.models import Call, Organisation, User
+
+    first = ApplicationFactory(state="submitted", submitted_at=frozen_clock.current)
+    organisation_id, call_id = first.organisation_id, first.call_id
+    creator_id = first.created_by_id
+    assert first.organisation.org_type != "diaspora"
+    db.session.commit()
+
+    def change_organisation() -> None:
+        db.session.get(Organisation, organisation_id).org_type = "diaspora"
+
+    def create_application() -> None:
+        db.session.add(Application(
+            call=db.session.get(Call, call_id),
+            organisation=db.session.get(Organisation, organisation_id),
+            created_by=db.session.get(User, creator_id), title="Created meanwhile",
+            reference="TEST-RACE-0001", state="submitted", submitted_at=frozen_clock.current,
+            requested_amount=Decimal("50000.00")))
+
+    opened, other = ((change_organisation, create_application)
+                     if open_first == "organisation change"
+                     else (create_application, change_organisation))
+    opened()
+    dashboard_facts.bring_up_to_date(db.session)  # counted, not committed
+    errors: list[BaseException] = []
+
+    def meanwhile() -> None:
+        try:
+            with app.app_context():
+                other()
+                db.session.commit()  # counts: waits for the open transaction
+                db.session.remove()
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    waiting = threading.Thread(target=meanwhile)
+    waiting.start()
+    with db.engine.connect() as watcher:
+        for _ in range(200):
+            if not waiting.is_alive() or watcher.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):
+                break
+            time.sleep(0.05)
+    db.session.commit()
+    waiting.join(timeout=30)
+    assert not errors and not waiting.is_alive()
+    db.session.expire_all()
+    counted = assert_counted()
+    assert len(counted) == 2
+    assert {facts.applicant_type for facts in counted.values()} == {"diaspora"}
+
+
 def test_the_rebuild_command_counts_again(app, runner, frozen_clock) -> None:  # type: ignore[no-untyped-def]
     application = ApplicationFactory(state="submitted", submitted_at=frozen_clock.current)
     db.session.execute(

@@ -19,8 +19,9 @@ Concurrency (PostgreSQL): the stored facts rows are read FOR UPDATE, so two
 transactions touching one application take turns, and the second computes its facts
 after the first committed (READ COMMITTED reads afresh after the wait). The totals
 rows are written in key order, so two transactions never wait on each other in a
-circle. One narrow case is not serialised: an organisation's country or type changed
-while an application of it is being created, both uncommitted; `rebuild` mends it.
+circle. An application being created holds its organisation's row (FOR SHARE) while
+it is counted: a concurrent change of the organisation's name or type, which cannot see
+the new application, waits for it, or it for the change.
 Anything written around the ORM (bulk inserts, raw SQL) is not seen: call `rebuild`.
 """
 
@@ -253,6 +254,16 @@ def source_facts(connection: Connection | Session,
 
 _IDS = bindparam("ids", expanding=True)
 _statements: dict[str, tuple[Any, Any]] = {}
+_HOLD_ORGANISATIONS = (
+    select(Organisation.id)
+    .where(
+        Organisation.id.in_(
+            select(Application.organisation_id).where(Application.id.in_(_IDS))
+        )
+    )
+    .order_by(Organisation.id)
+    .with_for_update(read=True)
+)
 
 
 def _refresh_statements(dialect: str) -> tuple[Any, Any]:
@@ -371,6 +382,12 @@ def refresh(session: Session, applications: Iterable[int] = (), grants: Iterable
     given = {"ids": sorted(applications)}
     # Locked first (PostgreSQL): a concurrent change to one of these waits for our commit.
     before = {row[0]: Facts(*row) for row in connection.execute(stored, given)}
+    new = sorted(applications - set(before))
+    if new and dialect == "postgresql":
+        # A new application is invisible to a concurrent change of its organisation,
+        # which counts only the applications it can see: hold the organisation row, so
+        # that change waits for our commit (and sees ours), or we for its (and read it).
+        connection.execute(_HOLD_ORGANISATIONS, {"ids": new})
     after = {f.application_id: f for f in map(_facts_of, connection.execute(source, given))}
     changed = [f for app_id, f in after.items() if before.get(app_id) != f]
     gone = sorted(set(before) - set(after))
