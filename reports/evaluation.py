@@ -19,9 +19,9 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from grants.blueprints.helpers import FRENCH_LABELS
 from grants.clock import now
 from grants.extensions import db
+from grants.labels import FRENCH_LABELS
 from grants.models import Application, Assignment, Call, EvaluationResult, User
 from grants.policy_evaluation import can_read_summary
 from grants.services import evaluation, selection

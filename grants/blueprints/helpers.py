@@ -10,6 +10,8 @@ from flask import Flask, has_request_context
 from flask_babel import format_decimal, get_locale
 from jinja2 import pass_context
 
+from ..labels import state_name
+
 
 def money(value: Decimal | None, currency: str = "EUR") -> str:
     if value is None:
@@ -26,56 +28,11 @@ def moment(value: datetime | None, zone: str = "Europe/Brussels") -> str:
     return f"{local:%Y-%m-%d %H:%M} ({zone})"
 
 
-# French names of workflow states and stages; English reads them off the identifiers.
-FRENCH_LABELS = {
-    "draft": "brouillon",
-    "submitted": "soumis",
-    "in_evaluation": "en évaluation",
-    "admin_rejected": "rejeté (contrôle administratif)",
-    "invited": "invité",
-    "rejected": "rejeté",
-    "fa_submitted": "demande complète soumise",
-    "lapsed": "caduc",
-    "fa_in_evaluation": "demande complète en évaluation",
-    "provisionally_selected": "sélectionné à titre provisoire",
-    "reserve": "liste de réserve",
-    "awarded": "attribué",
-    "ineligible": "inéligible",
-    "withdrawn": "retiré",
-    "open": "ouvert",
-    "closed": "clôturé",
-    "evaluation": "évaluation",
-    "decided": "décidé",
-    "archived": "archivé",
-    "cancelled": "annulé",
-    "accepted": "accepté",
-    "recused": "récusé",
-    "reopened": "rouvert",
-    "removed": "retiré",
-    "contract_preparation": "contrat en préparation",
-    "awaiting_signature": "en attente de signature",
-    "active": "en cours",
-    "suspended": "suspendu",
-    "final_reporting": "rapport final",
-    "terminated": "résilié",
-    "planned": "prévu",
-    "requested": "demandé",
-    "approved": "approuvé",
-    "paid": "payé",
-    "due": "attendu",
-    "changes_requested": "modifications demandées",
-    "concept_note": "note succincte",
-    "full_application": "demande complète",
-}
-
-
 def state_text(value: str, language: str | None = None) -> str:
     """A state in words, in `language` or else the request's locale."""
     if language is None:
         language = str(get_locale() or "en") if has_request_context() else "en"
-    if language.startswith("fr") and value in FRENCH_LABELS:
-        return FRENCH_LABELS[value]
-    return value.replace("_", " ")
+    return state_name(value, language)
 
 
 @pass_context

@@ -43,6 +43,7 @@ from forms.application import (
 from forms.organisation import InviteForm, OrganisationForm
 
 from ...extensions import db
+from ...labels import state_name
 from ...models import BUDGET_HEADINGS, Application, Call, Country
 from ...policy import can_view_as_applicant
 from ...rules.eligibility import Failure
@@ -543,11 +544,7 @@ def error_text(exc: DomainError) -> str:
 
 
 def _state(value: str) -> str:
-    from ..helpers import FRENCH_LABELS
-
-    if _language().startswith("fr") and value in FRENCH_LABELS:
-        return FRENCH_LABELS[value]
-    return value.replace("_", " ")
+    return state_name(value, _language())
 
 
 def _object_label(label: str) -> str:

@@ -2,52 +2,25 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from forms.notifications import ActionForm, PreferencesForm
 
+from ... import labels
 from ...models import Notification
 from ...services import notifications
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
-# The services record what a notification is about by its English label (the models'
-# `label`); these are the shapes of those labels, so the list can name them in the
-# reader's language. Anything else (an application's title) is shown as written.
-_APPLICATION = re.compile(r"Application (?P<reference>\S+)")
-_GRANT = re.compile(r"Grant (?P<number>\S+)")
-_PAYMENT = re.compile(r"Payment (?P<sequence>\d+) of Grant (?P<number>\S+)")
-_REPORT = re.compile(r"(?P<kind>Interim|Final) report (?P<sequence>\d+) of Grant (?P<number>\S+)")
-_ASSIGNMENT = re.compile(
-    r"Assignment (?P<id>\d+) \((?P<evaluator>.+) on Application (?P<reference>\S+)\)"
-)
-
 
 def object_name(notification: Notification) -> str:
     """What the notification is about, in the page's language where its label is known."""
     label = str(notification.context.get("object") or "")
-    kind = notification.object_type
-    if kind == "applications" and (found := _APPLICATION.fullmatch(label)):
-        return _("Application %(reference)s", reference=found["reference"])
-    if kind == "grants" and (found := _GRANT.fullmatch(label)):
-        return _("Grant %(number)s", number=found["number"])
-    if kind == "payments" and (found := _PAYMENT.fullmatch(label)):
-        return _("Payment %(sequence)s of Grant %(number)s", **found.groupdict())
-    if kind == "reports" and (found := _REPORT.fullmatch(label)):
-        if found["kind"] == "Interim":
-            return _("Interim report %(sequence)s of Grant %(number)s",
-                     sequence=found["sequence"], number=found["number"])
-        return _("Final report %(sequence)s of Grant %(number)s",
-                 sequence=found["sequence"], number=found["number"])
-    if kind == "assignments" and (found := _ASSIGNMENT.fullmatch(label)):
-        return _("Assignment %(id)s (%(evaluator)s on Application %(reference)s)",
-                 **found.groupdict())
-    return label
+    return labels.object_name(label, str(get_locale() or "en"), notification.object_type)
 
 
 @bp.get("/")
