@@ -75,6 +75,31 @@ def object_name(label: str, language: str, object_type: str | None = None) -> st
                  id=parts["id"], evaluator=parts["evaluator"], reference=parts["reference"])
 
 
+def object_in_text(label: str, language: str, object_type: str | None = None) -> str:
+    """The same object named inside a sentence: French needs the article and a small
+    letter there ("…concernant la demande MMD-…"), where a name starts with a capital."""
+    parsed = _parse(label, object_type)
+    if parsed is None:
+        return label
+    shape, parts = parsed
+    with force_locale(language):
+        if shape == "application":
+            return _("application %(reference)s", reference=parts["reference"])
+        if shape == "grant":
+            return _("grant %(number)s", number=parts["number"])
+        if shape == "payment":
+            return _("payment %(sequence)s of grant %(number)s",
+                     sequence=parts["sequence"], number=parts["number"])
+        if shape == "report" and parts["kind"] == "Interim":
+            return _("interim report %(sequence)s of grant %(number)s",
+                     sequence=parts["sequence"], number=parts["number"])
+        if shape == "report":
+            return _("final report %(sequence)s of grant %(number)s",
+                     sequence=parts["sequence"], number=parts["number"])
+        return _("assignment %(id)s (%(evaluator)s on application %(reference)s)",
+                 id=parts["id"], evaluator=parts["evaluator"], reference=parts["reference"])
+
+
 # French names of workflow states and stages; English reads them off the identifiers.
 FRENCH_LABELS = {
     "draft": "brouillon",

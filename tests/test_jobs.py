@@ -53,7 +53,7 @@ def test_one_event_gives_exactly_one_mail_per_recipient(
     assert len(sink.to("manager@example.org")) == 1
     assert sink.to("owner@example.org") == []  # the actor is not told of their own act
     french = sink.to("editor@example.org")[0]
-    assert french["Subject"].startswith("[MMD] Application #1 : ")  # French typography
+    assert french["Subject"].startswith("[MMD] Demande #1 : ")  # French name and typography
     text = french.get_body(("plain",)).get_content()
     assert text.startswith("Bonjour Fatou") and "est passé de" in text
     assert "Hello" in sink.to("manager@example.org")[0].get_body(("plain",)).get_content()

@@ -40,6 +40,7 @@ from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from .. import labels
 from ..clock import now
 from ..extensions import db
 from ..mail import build_message, send
@@ -110,9 +111,37 @@ def _choose_template(kind: str) -> tuple[str, bool]:
     raise TemplateNotFound(names[-1])
 
 
+def mail_context(message: Any) -> dict[str, Any]:
+    """The row's context with what it names in the recipient's language, for rendering.
+
+    The services record objects by their English labels; the templates get `object`
+    as a name (subjects, lists) and `object_in_text` for inside a sentence, as French
+    needs its article there. The row itself keeps what was recorded.
+    """
+    language = message.language or "en"
+    context = dict(message.context or {})
+    if "object" in context:
+        context.update(_named(context["object"], language, message.object_type))
+    if isinstance(context.get("items"), list):  # a digest: each item as its notification had it
+        context["items"] = [
+            {**item, **_named(item["object"], language, item.get("object_type"))}
+            if isinstance(item, dict) and "object" in item else item
+            for item in context["items"]
+        ]
+    return context
+
+
+def _named(label: Any, language: str, object_type: str | None) -> dict[str, str]:
+    label = str(label or "")
+    return {
+        "object": labels.object_name(label, language, object_type),
+        "object_in_text": labels.object_in_text(label, language, object_type),
+    }
+
+
 def render(message: Any) -> tuple[str, str, str | None]:
     """Subject, text and HTML of a message (an outbox row), in the recipient's language."""
-    context = {"message": message, "ctx": message.context, "lang": message.language}
+    context = {"message": message, "ctx": mail_context(message), "lang": message.language}
     name, has_html = _choose_template(message.kind)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     app.update_template_context(context)  # what render_template adds, once for all parts

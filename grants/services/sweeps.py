@@ -300,6 +300,8 @@ def daily_digests() -> int:
                         {
                             "kind": item.kind,
                             "created_at": item.created_at.isoformat(),
+                            # what the object is, so mail names it as the page does
+                            "object_type": item.object_type,
                             **item.context,
                         }
                         for item in items
