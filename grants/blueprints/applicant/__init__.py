@@ -43,7 +43,7 @@ from forms.application import (
 from forms.organisation import InviteForm, OrganisationForm
 
 from ...extensions import db
-from ...labels import state_name
+from ...labels import object_name, state_name
 from ...models import BUDGET_HEADINGS, Application, Call, Country
 from ...policy import can_view_as_applicant
 from ...rules.eligibility import Failure
@@ -497,8 +497,6 @@ def receipt_pdf(application_id: int) -> Response:
 
 
 def _language() -> str:
-    from flask_babel import get_locale
-
     return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])[:2]
 
 
@@ -523,10 +521,6 @@ KIND_LABELS = {
 }
 
 
-def _language() -> str:
-    return str(get_locale() or "en")
-
-
 def _localise_reasons(reasons: list[str], readiness: applications.Readiness) -> list[str]:
     """The guard's reasons in the page's language: an eligibility failure by its code."""
     texts = {f.message: failure_text(f, _language())[0] for f in readiness.failures}
@@ -548,9 +542,8 @@ def _state(value: str) -> str:
 
 
 def _object_label(label: str) -> str:
-    """An application's label ("Application MMD-2026-C02-0007") in the page's language."""
-    kind, _space, reference = label.partition(" ")
-    return f"{_('Application')} {reference}" if kind == "Application" and reference else label
+    """An object's label ("Application MMD-2026-C02-0007") in the page's language."""
+    return object_name(label, _language())
 
 
 # Reasons the guards and the policy give with figures in them (grants.services.guards,
