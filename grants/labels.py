@@ -14,15 +14,16 @@ import re
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from .services.errors import N_
+
 # The shapes of the models' labels (grants.models: Application, Grant, Payment,
 # Report, Assignment).
 _SHAPES = {
     "application": re.compile(r"Application (?P<reference>\S+)"),
     "grant": re.compile(r"Grant (?P<number>\S+)"),
     "payment": re.compile(r"Payment (?P<sequence>\d+) of Grant (?P<number>\S+)"),
-    "report": re.compile(
-        r"(?P<kind>Interim|Final) report (?P<sequence>\d+) of Grant (?P<number>\S+)"
-    ),
+    "interim_report": re.compile(r"Interim report (?P<sequence>\d+) of Grant (?P<number>\S+)"),
+    "final_report": re.compile(r"Final report (?P<sequence>\d+) of Grant (?P<number>\S+)"),
     "assignment": re.compile(
         r"Assignment (?P<id>\d+) \((?P<evaluator>.+) on Application (?P<reference>\S+)\)"
     ),
@@ -34,70 +35,54 @@ _SHAPES_OF = {
     "applications": ("application",),
     "grants": ("grant",),
     "payments": ("payment",),
-    "reports": ("report",),
+    "reports": ("interim_report", "final_report"),
     "assignments": ("assignment", "application"),
 }
+# Each shape's catalogue messages: as a name (a subject, a list item, a title), and
+# inside a sentence, where French needs the article and a small letter ("…concernant
+# la demande MMD-…").
+_MESSAGES = {
+    "application": (N_("Application %(reference)s"), N_("application %(reference)s")),
+    "grant": (N_("Grant %(number)s"), N_("grant %(number)s")),
+    "payment": (
+        N_("Payment %(sequence)s of Grant %(number)s"),
+        N_("payment %(sequence)s of grant %(number)s"),
+    ),
+    "interim_report": (
+        N_("Interim report %(sequence)s of Grant %(number)s"),
+        N_("interim report %(sequence)s of grant %(number)s"),
+    ),
+    "final_report": (
+        N_("Final report %(sequence)s of Grant %(number)s"),
+        N_("final report %(sequence)s of grant %(number)s"),
+    ),
+    "assignment": (
+        N_("Assignment %(id)s (%(evaluator)s on Application %(reference)s)"),
+        N_("assignment %(id)s (%(evaluator)s on application %(reference)s)"),
+    ),
+}
+_AS_NAME, _IN_TEXT = 0, 1
 
 
-def _parse(label: str, object_type: str | None) -> tuple[str, dict[str, str]] | None:
-    """The label's shape and parts; None for free text. Without a type, any shape."""
+def _named(label: str, language: str, object_type: str | None, form: int) -> str:
+    """The label in `language` if it has a known shape (of the notice's `object_type`,
+    a table name; without one, any shape); free text as written."""
     shapes = _SHAPES_OF.get(object_type, ()) if object_type else tuple(_SHAPES)
     for shape in shapes:
         if found := _SHAPES[shape].fullmatch(label):
-            return shape, found.groupdict()
-    return None
+            with force_locale(language):
+                return _(_MESSAGES[shape][form], **found.groupdict())
+    return label
 
 
 def object_name(label: str, language: str, object_type: str | None = None) -> str:
-    """The object a label names, in `language`, as a name: a subject, a list item, a title.
-
-    `object_type` is the notice's (a table name); without it any known shape is named.
-    """
-    parsed = _parse(label, object_type)
-    if parsed is None:
-        return label
-    shape, parts = parsed
-    with force_locale(language):
-        if shape == "application":
-            return _("Application %(reference)s", reference=parts["reference"])
-        if shape == "grant":
-            return _("Grant %(number)s", number=parts["number"])
-        if shape == "payment":
-            return _("Payment %(sequence)s of Grant %(number)s",
-                     sequence=parts["sequence"], number=parts["number"])
-        if shape == "report" and parts["kind"] == "Interim":
-            return _("Interim report %(sequence)s of Grant %(number)s",
-                     sequence=parts["sequence"], number=parts["number"])
-        if shape == "report":
-            return _("Final report %(sequence)s of Grant %(number)s",
-                     sequence=parts["sequence"], number=parts["number"])
-        return _("Assignment %(id)s (%(evaluator)s on Application %(reference)s)",
-                 id=parts["id"], evaluator=parts["evaluator"], reference=parts["reference"])
+    """The object a label names, in `language`, as a name: a subject, a list item, a title."""
+    return _named(label, language, object_type, _AS_NAME)
 
 
 def object_in_text(label: str, language: str, object_type: str | None = None) -> str:
-    """The same object named inside a sentence: French needs the article and a small
-    letter there ("…concernant la demande MMD-…"), where a name starts with a capital."""
-    parsed = _parse(label, object_type)
-    if parsed is None:
-        return label
-    shape, parts = parsed
-    with force_locale(language):
-        if shape == "application":
-            return _("application %(reference)s", reference=parts["reference"])
-        if shape == "grant":
-            return _("grant %(number)s", number=parts["number"])
-        if shape == "payment":
-            return _("payment %(sequence)s of grant %(number)s",
-                     sequence=parts["sequence"], number=parts["number"])
-        if shape == "report" and parts["kind"] == "Interim":
-            return _("interim report %(sequence)s of grant %(number)s",
-                     sequence=parts["sequence"], number=parts["number"])
-        if shape == "report":
-            return _("final report %(sequence)s of grant %(number)s",
-                     sequence=parts["sequence"], number=parts["number"])
-        return _("assignment %(id)s (%(evaluator)s on application %(reference)s)",
-                 id=parts["id"], evaluator=parts["evaluator"], reference=parts["reference"])
+    """The same object named inside a sentence."""
+    return _named(label, language, object_type, _IN_TEXT)
 
 
 # French names of workflow states and stages; English reads them off the identifiers.
