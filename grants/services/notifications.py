@@ -156,8 +156,10 @@ def recipients(audience: str, obj: Any) -> list[Recipient]:
         if parameters["organisation_id"] is None:
             return []
     rows = db.session.execute(_AUDIENCES[audience], parameters)
-    return [Recipient(id, name, email, language, delivery, bool(reminders))
-            for id, name, email, language, delivery, reminders in rows]
+    return [
+        Recipient(user_id, name, email, language, delivery, bool(reminders))
+        for user_id, name, email, language, delivery, reminders in rows
+    ]
 
 
 def preference(user: User) -> NotificationPreference:
