@@ -8,7 +8,8 @@
     the same writes done with SQLAlchemy Core: an UPDATE of the state with a
     version check, an INSERT into audit_events and one into outbox_messages,
     a commit. The event is a payment `request` by a member of the grantee
-    organisation: no guards, one cheap effect, one recipient (the manager).
+    organisation: one guard (the payment is due: the report that opens it is
+    approved), one cheap effect, one recipient (the manager).
 
 Beside them, as a reference that is not part of the target, the same work written
 by hand in Core: the reads any implementation needs before it may write (the
@@ -21,8 +22,7 @@ not depend on what a commit costs on the machine's disk.
 
 All sides do the same number of operations on distinct payments, in
 interleaved rounds after a warm-up. Each pipeline operation loads its payment
-by id first, as a request would: the session expires everything at commit,
-so the object would be read again anyway. Delivery of the outbox rows after
+by id first, as a request does in its new session. Delivery of the outbox rows after
 the commit (in-process without Redis) is replaced by a no-op hand-off, as it
 is not part of the transaction being compared.
 """
