@@ -21,8 +21,8 @@ and the pipeline's own cost. `pipeline_overhead_ms` (pipeline minus Core) does
 not depend on what a commit costs on the machine's disk.
 
 All sides do the same number of operations on distinct payments, in
-interleaved rounds after a warm-up. Each pipeline operation loads its payment
-by id first, as a request does in its new session. Delivery of the outbox rows after
+interleaved rounds after a warm-up. Each pipeline operation runs in a new session
+and loads its payment by id first, as a request does. Delivery of the outbox rows after
 the commit (in-process without Redis) is replaced by a no-op hand-off, as it
 is not part of the transaction being compared.
 """
@@ -273,9 +273,9 @@ def _measure_pipeline(backend: str, sizes: Sizes, met: list[bool]) -> list[Figur
     pipeline(take(warm))
     core(take(warm))
     by_hand(take(warm))
-    pipeline_statements = _statements(db.engine, lambda: pipeline(take(probe))) / probe
-    core_statements = _statements(db.engine, lambda: core(take(probe))) / probe
-    by_hand_statements = _statements(db.engine, lambda: by_hand(take(probe))) / probe
+    pipeline_statements = _statements(db.engine, lambda c: pipeline(take(probe), c)) / probe
+    core_statements = _statements(db.engine, lambda _c: core(take(probe))) / probe
+    by_hand_statements = _statements(db.engine, lambda _c: by_hand(take(probe))) / probe
 
     pipeline_times: list[tuple[float, float]] = []
     core_times: list[float] = []
@@ -337,20 +337,39 @@ def _measure_pipeline(backend: str, sizes: Sizes, met: list[bool]) -> list[Figur
     ]
 
 
-def _statements(engine: SqlEngine, action: Callable[[], object]) -> int:
-    """How many SQL statements `action` sends (an executemany counts once)."""
-    count = 0
+class _Statements:
+    """Counts the SQL statements an engine sends while listening (an executemany counts
+    once); `paused` leaves out what is not part of the operation measured."""
 
-    def counter(*_args: Any) -> None:
-        nonlocal count
-        count += 1
+    def __init__(self) -> None:
+        self.count = 0
+        self.on = True
 
+    def __call__(self, *_args: Any) -> None:
+        if self.on:
+            self.count += 1
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        self.on = False
+        try:
+            yield
+        finally:
+            self.on = True
+
+
+_NOT_COUNTING = _Statements()
+
+
+def _statements(engine: SqlEngine, action: Callable[[_Statements], object]) -> int:
+    """How many SQL statements `action` sends, given the counter to pause."""
+    counter = _Statements()
     event.listen(engine, "before_cursor_execute", counter)
     try:
-        action()
+        action(counter)
     finally:
         event.remove(engine, "before_cursor_execute", counter)
-    return count
+    return counter.count
 
 
 @contextmanager
@@ -367,25 +386,39 @@ def _delivery_handed_off() -> Iterator[list[int]]:
         grants.jobs.enqueue_delivery = original
 
 
-def _pipeline_runner(data: Dataset) -> Callable[[list[Target]], list[tuple[float, float]]]:
-    """Each operation: load the payment by id, then `transition`; (load, total) seconds."""
+def _pipeline_runner(data: Dataset) -> Callable[..., list[tuple[float, float]]]:
+    """Each operation, as a request: a new session, the signed-in user loaded with roles
+    and memberships as the login manager loads them (untimed: the other sides are
+    handed their actor too), then the payment loaded by id and `transition`;
+    (load, total) seconds."""
+    from sqlalchemy.orm import selectinload
+
     from grants.extensions import db
-    from grants.models import Payment, User
+    from grants.models import Membership, Payment, User
     from grants.services.transitions import transition
 
     session = db.session
-    owners = {oid: session.get(User, oid) for oid in data.owners}  # held, as a logged-in user
+    signed_in = [
+        selectinload(User.staff_roles),
+        selectinload(User.memberships).joinedload(Membership.organisation),
+    ]
 
-    def run(targets: list[Target]) -> list[tuple[float, float]]:
+    def run(
+        targets: list[Target], counter: _Statements = _NOT_COUNTING
+    ) -> list[tuple[float, float]]:
         times = []
         clock = time.perf_counter
         with _delivery_handed_off() as handed:
             for target in targets:
+                with counter.paused():
+                    session.remove()
+                    actor = session.get(User, target.owner_id, options=signed_in)
                 started = clock()
                 payment = session.get(Payment, target.payment_id)
                 loaded = clock()
-                transition(payment, EVENT, owners[target.owner_id])  # type: ignore[arg-type]
+                transition(payment, EVENT, actor)  # type: ignore[arg-type]
                 times.append((loaded - started, clock() - started))
+        session.remove()
         if len(handed) != len(targets):
             raise RuntimeError(f"{len(handed)} outbox rows for {len(targets)} transitions")
         return times
