@@ -128,8 +128,35 @@ FRENCH_LABELS = {
 }
 
 
-def state_name(value: str, language: str) -> str:
-    """A workflow state or stage in words, in `language`."""
-    if language.startswith("fr") and value in FRENCH_LABELS:
-        return FRENCH_LABELS[value]
+# In French an application (« demande »), a grant (« subvention ») and an evaluation
+# assignment (« mission d'évaluation ») are feminine: said of one of them, these states
+# agree (« la demande … : retirée »). Said alone they agree with « état », as above.
+FEMININE_OBJECTS = frozenset({"applications", "grants", "assignments"})
+FRENCH_FEMININE_LABELS = {
+    "submitted": "soumise",
+    "admin_rejected": "rejetée (contrôle administratif)",
+    "invited": "invitée",
+    "rejected": "rejetée",
+    "lapsed": "caduque",
+    "provisionally_selected": "sélectionnée à titre provisoire",
+    "awarded": "attribuée",
+    "withdrawn": "retirée",
+    "closed": "clôturée",
+    "accepted": "acceptée",
+    "recused": "récusée",
+    "reopened": "rouverte",
+    "removed": "retirée",
+    "suspended": "suspendue",
+    "terminated": "résiliée",
+}
+
+
+def state_name(value: str, language: str, object_type: str | None = None) -> str:
+    """A workflow state or stage in words, in `language`; agreeing in French with the
+    object it is said of, when `object_type` (a table name) is given."""
+    if language.startswith("fr"):
+        if object_type in FEMININE_OBJECTS and value in FRENCH_FEMININE_LABELS:
+            return FRENCH_FEMININE_LABELS[value]
+        if value in FRENCH_LABELS:
+            return FRENCH_LABELS[value]
     return value.replace("_", " ")

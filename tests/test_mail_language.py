@@ -239,3 +239,28 @@ def test_each_label_shape_in_french_and_english(app: Any) -> None:
         assert object_name(label, "en", object_type) == label
         # Without the notice's type (an old digest item) the shape alone decides.
         assert object_name(label, "fr") == name
+
+
+@pytest.mark.parametrize(
+    ("kind", "object_type", "label", "to_state", "french", "english"),
+    [
+        ("grant.suspend", "grants", "Grant G-000001", "suspended", "suspendue", "suspended"),
+        ("application_single_stage.withdraw", "applications", "Application MMD-1",
+         "withdrawn", "retirée", "withdrawn"),
+        ("payment.approve", "payments", "Payment 1 of Grant G-000001", "approved",
+         "approuvé", "approved"),
+    ],
+)
+def test_a_state_said_of_the_object_agrees_with_it_in_french(
+    app: Any, kind: str, object_type: str, label: str, to_state: str, french: str, english: str
+) -> None:
+    """« Subvention G-… : suspendue », but « Paiement 1 … : approuvé »; English unchanged."""
+    context = {"object": label, "from_state": "active", "to_state": to_state,
+               "comment": None, "event": kind.partition(".")[2]}
+    subjects = {}
+    for language in ("fr", "en"):
+        message = OutboxMessage(kind=kind, recipient_email="x@example.org", language=language,
+                                object_type=object_type, object_id=1, context=context)
+        subjects[language] = delivery.render(message)[0]
+    assert subjects["fr"].endswith(f" : {french}")
+    assert subjects["en"].endswith(f": {english}")

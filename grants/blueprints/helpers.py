@@ -28,17 +28,18 @@ def moment(value: datetime | None, zone: str = "Europe/Brussels") -> str:
     return f"{local:%Y-%m-%d %H:%M} ({zone})"
 
 
-def state_text(value: str, language: str | None = None) -> str:
-    """A state in words, in `language` or else the request's locale."""
+def state_text(value: str, language: str | None = None, object_type: str | None = None) -> str:
+    """A state in words, in `language` or else the request's locale (agreeing with the
+    kind of object it is said of, if given: see `labels.state_name`)."""
     if language is None:
         language = str(get_locale() or "en") if has_request_context() else "en"
-    return state_name(value, language)
+    return state_name(value, language, object_type)
 
 
 @pass_context
-def state_label(context: Any, value: str) -> str:
+def state_label(context: Any, value: str, object_type: str | None = None) -> str:
     """A state in words, in the template's language (`lang`) or the request's locale."""
-    return state_text(value, context.get("lang") or None)
+    return state_text(value, context.get("lang") or None, object_type)
 
 
 def register(app: Flask) -> None:
