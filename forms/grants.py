@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -20,13 +21,15 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from .fields import DecimalField  # refuses NaN, infinities, overflowing amounts
 
+# The grantee's forms (signature, amendments, reports) are in the reader's language;
+# the staff's (award, comment, decision) stay in English, as the staff pages do.
 HEADING_LABELS = {
-    "human_resources": "1. Human resources",
-    "travel": "2. Travel",
-    "equipment": "3. Equipment and supplies",
-    "local_office": "4. Local office",
-    "other_services": "5. Other costs, services",
-    "other": "6. Other",
+    "human_resources": _l("1. Human resources"),
+    "travel": _l("2. Travel"),
+    "equipment": _l("3. Equipment and supplies"),
+    "local_office": _l("4. Local office"),
+    "other_services": _l("5. Other costs, services"),
+    "other": _l("6. Other"),
 }
 
 
@@ -52,44 +55,44 @@ class AwardForm(FlaskForm):
 
 
 class SignForm(FlaskForm):
-    name = StringField("Your full name", validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Your full name"), validators=[DataRequired(), Length(max=200)])
     document_sha256 = HiddenField(validators=[DataRequired(), Length(min=64, max=64)])
     confirm = BooleanField(
-        "I have read the contract and sign it for the grantee", validators=[DataRequired()]
+        _l("I have read the contract and sign it for the grantee"), validators=[DataRequired()]
     )
-    submit = SubmitField("Sign the contract")
+    submit = SubmitField(_l("Sign the contract"))
 
 
 class UploadSignedForm(FlaskForm):
-    name = StringField("Name of the signatory", validators=[DataRequired(), Length(max=200)])
-    file = FileField("Countersigned contract (PDF)", validators=[FileRequired()])
-    submit = SubmitField("Upload the signed contract")
+    name = StringField(_l("Name of the signatory"), validators=[DataRequired(), Length(max=200)])
+    file = FileField(_l("Countersigned contract (PDF)"), validators=[FileRequired()])
+    submit = SubmitField(_l("Upload the signed contract"))
 
 
 class NotificationForm(FlaskForm):
     change = SelectField(
-        "Change",
+        _l("Kind of change"),
         choices=[
-            ("budget_transfer", "Transfer between budget headings"),
-            ("bank_account", "Bank account"),
-            ("address", "Address"),
+            ("budget_transfer", _l("Transfer between budget headings")),
+            ("bank_account", _l("Bank account")),
+            ("address", _l("Address")),
         ],
     )
-    description = StringField("Why", validators=[DataRequired(), Length(max=2000)])
-    from_heading = SelectField("From heading", choices=list(HEADING_LABELS.items()))
-    to_heading = SelectField("To heading", choices=list(HEADING_LABELS.items()))
-    amount = DecimalField("Amount transferred", places=2, validators=[Optional()])
-    bank_account = StringField("New bank account (IBAN)", validators=[Length(max=100)])
-    address = TextAreaField("New address", validators=[Length(max=500)])
-    submit = SubmitField("Notify the change")
+    description = StringField(_l("Why"), validators=[DataRequired(), Length(max=2000)])
+    from_heading = SelectField(_l("From heading"), choices=list(HEADING_LABELS.items()))
+    to_heading = SelectField(_l("To heading"), choices=list(HEADING_LABELS.items()))
+    amount = DecimalField(_l("Amount transferred"), places=2, validators=[Optional()])
+    bank_account = StringField(_l("New bank account (IBAN)"), validators=[Length(max=100)])
+    address = TextAreaField(_l("New address"), validators=[Length(max=500)])
+    submit = SubmitField(_l("Notify the change"))
 
 
 class AddendumForm(FlaskForm):
-    description = TextAreaField("What should change, and why", validators=[DataRequired()])
-    amount = DecimalField("Lower grant amount", places=2, validators=[Optional()])
-    end_date = DateField("New end of implementation", validators=[Optional()])
-    other = TextAreaField("Other change", validators=[Optional(), Length(max=4000)])
-    submit = SubmitField("Request the addendum")
+    description = TextAreaField(_l("What should change, and why"), validators=[DataRequired()])
+    amount = DecimalField(_l("Lower grant amount"), places=2, validators=[Optional()])
+    end_date = DateField(_l("New end of implementation"), validators=[Optional()])
+    other = TextAreaField(_l("Other change"), validators=[Optional(), Length(max=4000)])
+    submit = SubmitField(_l("Request the addendum"))
 
 
 class DecisionForm(FlaskForm):
@@ -99,8 +102,8 @@ class DecisionForm(FlaskForm):
 
 
 class ReportFormBase(FlaskForm):
-    summary = TextAreaField("Summary of progress", validators=[Length(max=20000)])
-    submit = SubmitField("Save the report")
+    summary = TextAreaField(_l("Summary of progress"), validators=[Length(max=20000)])
+    submit = SubmitField(_l("Save the report"))
 
 
 def report_form(rows: Iterable[Any], headings: Iterable[str], data: dict[str, Any] | None = None,
@@ -112,10 +115,11 @@ def report_form(rows: Iterable[Any], headings: Iterable[str], data: dict[str, An
 
     for row in rows:
         setattr(ReportForm, f"progress_{row.key}",
-                TextAreaField(f"Progress on result {row.key}", validators=[Length(max=8000)]))
+                TextAreaField(_l("Progress on result %(key)s", key=row.key),
+                              validators=[Length(max=8000)]))
         for indicator in row.indicators:
             setattr(ReportForm, f"achieved_{indicator.key}",
-                    StringField(f"Achieved: {indicator.indicator}",
+                    StringField(_l("Achieved: %(indicator)s", indicator=indicator.indicator),
                                 validators=[Length(max=200)]))
     for heading in headings:
         setattr(ReportForm, f"spent_{heading}",

@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from forms.grants import (
@@ -19,11 +21,13 @@ from forms.grants import (
 
 from ...clock import now
 from ...extensions import db
+from ...labels import object_in_text, object_name
 from ...models import BUDGET_HEADINGS, Application, Grant, Payment, Report, User
 from ...policy import can_view, can_view_as_applicant, has_workflow_role
 from ...services import amendments, awards, letters, payments, reporting
 from ...services.contracts import render_contract
 from ...services.errors import DomainError, NotFound
+from ..helpers import state_text
 
 bp = Blueprint("grantee", __name__, url_prefix="/grants")
 
@@ -36,6 +40,15 @@ def _logged_in() -> None:
 
 def _user() -> User:
     return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _language() -> str:
+    return str(get_locale() or "en")
+
+
+def _named(label: str) -> str:
+    """A grant's, payment's or report's label in the reader's language."""
+    return object_name(label, _language())
 
 
 def _address() -> str:
@@ -58,10 +71,33 @@ def _back(grant_id: int, message: str, category: str = "info") -> Response:
     return redirect(url_for("grantee.grant", grant_id=grant_id))
 
 
+def _reasons(exc: DomainError) -> str:
+    """Why the service refused, in the reader's language when it gave a single message."""
+    if exc.reasons == [exc.message]:
+        return _(exc.template, **exc.params)
+    return " ".join(exc.reasons)
+
+
 def _refused(exc: DomainError, grant_id: int) -> Response:
     if exc.status in (403, 404):
         raise exc
-    return _back(grant_id, " ".join(exc.reasons), "error")
+    return _back(grant_id, _reasons(exc), "error")
+
+
+def _request_hint(payment: Payment) -> str:
+    """Why the payment cannot be requested yet, in the reader's language ("" if it can)."""
+    if not payments.request_reasons(payment):
+        return ""
+    grant = payment.grant
+    if grant.state not in ("active", "suspended", "final_reporting"):
+        return _("No payment is due while the grant is %(state)s.",
+                 state=state_text(grant.state, object_type="grants"))
+    for report in grant.reports:
+        trigger = "final_report" if report.kind == "final" else f"interim_report_{report.sequence}"
+        if trigger == payment.trigger and report.state != "approved":
+            return _("Due once %(report)s is approved.",
+                     report=object_in_text(report.label, _language(), "reports"))
+    return _("Nothing is due for this payment.")
 
 
 @bp.get("/")
@@ -73,6 +109,7 @@ def index() -> str:
         grants=grants,
         summaries={g.id: payments.summary(g) for g in grants},
         decided=awards.decided_applications_for(user),
+        report_labels={r.id: _named(r.label) for g in grants for r in g.reports},
         today=now().date(),
     )
 
@@ -100,7 +137,7 @@ def grant(grant_id: int) -> str:
         notification_form=NotificationForm(formdata=None),
         addendum_form=AddendumForm(formdata=None),
         summary=payments.summary(found),
-        request_reasons={p.id: payments.request_reasons(p) for p in found.payments},
+        request_hints={p.id: _request_hint(p) for p in found.payments},
         terms=amendments.current_terms(found),
         recoveries=payments.recovery_orders(found),
         cofinancing=awards.cofinancing(found),
@@ -127,13 +164,13 @@ def sign(grant_id: int) -> Response:
     found = _grant(grant_id)
     form = SignForm()
     if not form.validate():
-        return _back(grant_id, "Type your name and confirm you have read the contract.", "error")
+        return _back(grant_id, _("Type your name and confirm you have read the contract."), "error")
     try:
         awards.sign_in_app(found, _user(), name=form.name.data or "", address=_address(),
                            document_sha256=form.document_sha256.data or "")
     except DomainError as exc:
         return _refused(exc, grant_id)
-    return _back(grant_id, "Contract signed. The programme will countersign it.")
+    return _back(grant_id, _("Contract signed. The programme will countersign it."))
 
 
 @bp.post("/<int:grant_id>/sign-upload")
@@ -141,13 +178,13 @@ def sign_upload(grant_id: int) -> Response:
     found = _grant(grant_id)
     form = UploadSignedForm()
     if not form.validate():
-        return _back(grant_id, "Choose the signed contract (PDF) to upload.", "error")
+        return _back(grant_id, _("Choose the signed contract (PDF) to upload."), "error")
     try:
         awards.sign_by_upload(found, _user(), name=form.name.data or "", address=_address(),
                               stream=form.file.data.stream)
     except DomainError as exc:
         return _refused(exc, grant_id)
-    return _back(grant_id, "Signed contract received. The programme will countersign it.")
+    return _back(grant_id, _("Signed contract received. The programme will countersign it."))
 
 
 @bp.get("/signed/<int:signature_id>")
@@ -160,12 +197,12 @@ def signed_copy(signature_id: int) -> Response:
 def request_payment(payment_id: int) -> Response:
     payment = _owned(Payment, payment_id)
     if not PostForm().validate():
-        return _back(payment.grant_id, "The form expired; try again.", "error")
+        return _back(payment.grant_id, _("The form expired; try again."), "error")
     try:
         payments.request(payment, _user())
     except DomainError as exc:
         return _refused(exc, payment.grant_id)
-    return _back(payment.grant_id, f"{payment.label} requested.")
+    return _back(payment.grant_id, _("%(payment)s requested.", payment=_named(payment.label)))
 
 
 def _report_data(report: Report) -> dict[str, Any]:
@@ -199,12 +236,13 @@ def report(report_id: int) -> Any:
         except DomainError as exc:
             if exc.status in (403, 404):
                 raise
-            flash(" ".join(exc.reasons), "error")
+            flash(_reasons(exc), "error")
         else:
-            flash("Report saved.", "info")
+            flash(_("Report saved."), "info")
             return redirect(url_for("grantee.report", report_id=report_id))
     return render_template(
         "grantee/report.html", report=found, grant=found.grant, form=form, rows=rows,
+        report_label=_named(found.label),
         headings=BUDGET_HEADINGS, financial=reporting.financial_rows(found), post=PostForm(),
         editable=found.state in reporting.EDITABLE_STATES, today=now().date(),
     )
@@ -219,9 +257,9 @@ def submit_report(report_id: int) -> Response:
         except DomainError as exc:
             if exc.status in (403, 404):
                 raise
-            flash(" ".join(exc.reasons), "error")
+            flash(_reasons(exc), "error")
             return redirect(url_for("grantee.report", report_id=report_id))
-    return _back(found.grant_id, f"{found.label} submitted for review.")
+    return _back(found.grant_id, _("%(report)s submitted for review.", report=_named(found.label)))
 
 
 @bp.post("/<int:grant_id>/notify")
@@ -229,7 +267,7 @@ def notify(grant_id: int) -> Response:
     found = _grant(grant_id)
     form = NotificationForm()
     if not form.validate():
-        return _back(grant_id, "Describe the change.", "error")
+        return _back(grant_id, _("Describe the change."), "error")
     values = {
         "from_heading": form.from_heading.data, "to_heading": form.to_heading.data,
         "amount": form.amount.data if form.amount.data is not None else "",
@@ -240,7 +278,7 @@ def notify(grant_id: int) -> Response:
                                  form.description.data or "", values)
     except DomainError as exc:
         return _refused(exc, grant_id)
-    return _back(grant_id, "Change recorded: a new contract version is in force.")
+    return _back(grant_id, _("Change recorded: a new contract version is in force."))
 
 
 @bp.post("/<int:grant_id>/addendum")
@@ -248,14 +286,14 @@ def addendum(grant_id: int) -> Response:
     found = _grant(grant_id)
     form = AddendumForm()
     if not form.validate():
-        return _back(grant_id, "Describe the addendum requested.", "error")
+        return _back(grant_id, _("Describe the addendum requested."), "error")
     changes = {"amount": form.amount.data, "end_date": form.end_date.data,
                "other": form.other.data or ""}
     try:
         amendments.request_addendum(found, _user(), form.description.data or "", changes)
     except DomainError as exc:
         return _refused(exc, grant_id)
-    return _back(grant_id, "Addendum requested: the programme will decide on it.")
+    return _back(grant_id, _("Addendum requested: the programme will decide on it."))
 
 
 @bp.get("/letters/<int:application_id>.pdf")
