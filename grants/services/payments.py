@@ -139,20 +139,34 @@ def release_after_report(report: Report, ctx: TransitionContext) -> None:
         )
 
 
+# A grant whose payments may be requested.
+PAYABLE_GRANT_STATES = ("active", "suspended", "final_reporting")
+
+
+def opening_report(payment: Payment) -> Report | None:
+    """The report whose approval makes the payment due; None for the payment due at
+    signature, or while that report is not planned."""
+    if payment.trigger == "signature":
+        return None
+    if payment.trigger == "final_report":
+        kind, sequence = "final", None
+    else:
+        kind, sequence = "interim", int(payment.trigger.removeprefix("interim_report_"))
+    return next(
+        (r for r in payment.grant.reports
+         if r.kind == kind and (sequence is None or r.sequence == sequence)),
+        None,
+    )
+
+
 def request_reasons(payment: Payment) -> list[str]:
     """Why the payment cannot be requested yet (empty: it is due)."""
     grant = payment.grant
-    if grant.state not in ("active", "suspended", "final_reporting"):
+    if grant.state not in PAYABLE_GRANT_STATES:
         return [f"{grant.label} is {grant.state.replace('_', ' ')}: no payment is due"]
     if payment.trigger == "signature":
         return []
-    if payment.trigger == "final_report":
-        report = next((r for r in grant.reports if r.kind == "final"), None)
-    else:
-        number = int(payment.trigger.removeprefix("interim_report_"))
-        report = next(
-            (r for r in grant.reports if r.kind == "interim" and r.sequence == number), None
-        )
+    report = opening_report(payment)
     if report is None or report.state != "approved":
         label = report.label if report is not None else payment.trigger.replace("_", " ")
         return [f"{label} is not approved yet"]

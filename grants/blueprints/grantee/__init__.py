@@ -89,14 +89,13 @@ def _request_hint(payment: Payment) -> str:
     if not payments.request_reasons(payment):
         return ""
     grant = payment.grant
-    if grant.state not in ("active", "suspended", "final_reporting"):
+    if grant.state not in payments.PAYABLE_GRANT_STATES:
         return _("No payment is due while the grant is %(state)s.",
                  state=state_text(grant.state, object_type="grants"))
-    for report in grant.reports:
-        trigger = "final_report" if report.kind == "final" else f"interim_report_{report.sequence}"
-        if trigger == payment.trigger and report.state != "approved":
-            return _("Due once %(report)s is approved.",
-                     report=object_in_text(report.label, _language(), "reports"))
+    report = payments.opening_report(payment)
+    if report is not None and report.state != "approved":
+        return _("Due once %(report)s is approved.",
+                 report=object_in_text(report.label, _language(), "reports"))
     return _("Nothing is due for this payment.")
 
 
