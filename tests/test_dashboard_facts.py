@@ -7,11 +7,13 @@ totals the totals of those facts; the dashboard then shows the change.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from grants.extensions import db
 from grants.models import Application, Country, Dialogue, Grant
@@ -41,6 +43,33 @@ def assert_counted() -> dict[int, dashboard_facts.Facts]:
 
 def states(**filters: object) -> dict[str, int]:
     return dashboard.build(Filters(**filters)).states  # type: ignore[arg-type]
+
+
+def commit_meanwhile(app, change) -> None:  # type: ignore[no-untyped-def]
+    """Run `change` and commit it in another transaction while the test's is open, then
+    commit the test's: the other waits for a lock (or does not), both must succeed."""
+    errors: list[BaseException] = []
+
+    def meanwhile() -> None:
+        try:
+            with app.app_context():
+                change()
+                db.session.commit()  # counts: waits for the open transaction's lock
+                db.session.remove()
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+
+    waiting = threading.Thread(target=meanwhile)
+    waiting.start()
+    with db.engine.connect() as watcher:
+        for _ in range(200):
+            if not waiting.is_alive() or watcher.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):
+                break
+            time.sleep(0.05)
+    db.session.commit()
+    waiting.join(timeout=30)
+    assert not errors and not waiting.is_alive()
 
 
 @pytest.fixture
@@ -198,11 +227,6 @@ def test_two_transactions_on_one_application_count_in_turn(app, frozen_clock, ma
     """The second waits for the first's commit, then counts against its facts."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("row locks: PostgreSQL (SQLite runs one writer at a time)")
-    import threading
-    import time
-
-    from sqlalchemy import text
-
     from grants.models import Payment
 
     grant = GrantFactory(state="active", signed_at=frozen_clock.current)
@@ -215,29 +239,12 @@ def test_two_transactions_on_one_application_count_in_turn(app, frozen_clock, ma
     # The first transaction changes the grant and counts it, not yet committed.
     grant.amount = Decimal("100000.00")
     dashboard_facts.bring_up_to_date(db.session)
-    errors: list[BaseException] = []
 
-    def second() -> None:
-        try:
-            with app.app_context():
-                payment = db.session.get(Payment, payment_id)
-                payment.state, payment.paid_at = "paid", frozen_clock.current
-                db.session.commit()  # counts: waits for the first transaction's lock
-                db.session.remove()
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
+    def pay() -> None:
+        payment = db.session.get(Payment, payment_id)
+        payment.state, payment.paid_at = "paid", frozen_clock.current
 
-    waiting = threading.Thread(target=second)
-    waiting.start()
-    with db.engine.connect() as watcher:
-        for _ in range(200):
-            if watcher.scalar(text("SELECT count(*) FROM pg_stat_activity "
-                                   "WHERE wait_event_type = 'Lock'")):
-                break
-            time.sleep(0.05)
-    db.session.commit()
-    waiting.join(timeout=30)
-    assert not errors and not waiting.is_alive()
+    commit_meanwhile(app, pay)
     facts = assert_counted()[application_id]
     assert (facts.awarded_cents, facts.paid_cents) == (10_000_000, 6_000_000)
     assert db.session.get(Grant, grant_id).amount == Decimal("100000.00")
@@ -254,11 +261,6 @@ def test_an_organisation_changed_while_an_application_of_it_is_created(  # type:
     insert's foreign key check waits already.)"""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("row locks: PostgreSQL (SQLite runs one writer at a time)")
-    import threading
-    import time
-
-    from sqlalchemy import text
-
     from grants.models import Call, Organisation, User
 
     first = ApplicationFactory(state="submitted", submitted_at=frozen_clock.current)
@@ -283,28 +285,7 @@ def test_an_organisation_changed_while_an_application_of_it_is_created(  # type:
                      else (create_application, change_organisation))
     opened()
     dashboard_facts.bring_up_to_date(db.session)  # counted, not committed
-    errors: list[BaseException] = []
-
-    def meanwhile() -> None:
-        try:
-            with app.app_context():
-                other()
-                db.session.commit()  # counts: waits for the open transaction
-                db.session.remove()
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    waiting = threading.Thread(target=meanwhile)
-    waiting.start()
-    with db.engine.connect() as watcher:
-        for _ in range(200):
-            if not waiting.is_alive() or watcher.scalar(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):
-                break
-            time.sleep(0.05)
-    db.session.commit()
-    waiting.join(timeout=30)
-    assert not errors and not waiting.is_alive()
+    commit_meanwhile(app, other)
     db.session.expire_all()
     counted = assert_counted()
     assert len(counted) == 2
